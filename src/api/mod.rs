@@ -1,0 +1,97 @@
+//! The gRPC layer: a thin adapter that validates requests, calls the domain modules and converts their
+//! results. Each capability's handlers live in their own file; errors become statuses in `status.rs` only.
+
+mod diagnostics;
+mod dispatch;
+mod files;
+mod generate;
+mod status;
+
+use std::pin::Pin;
+use std::sync::Arc;
+
+use futures::Stream;
+use tokio_util::sync::CancellationToken;
+use tonic::{Request, Response, Status};
+
+use crate::config::ServeConfig;
+use crate::pb;
+use crate::pb::demo_gen_service_server::DemoGenService;
+use crate::storage::Storage;
+
+/// Everything the handlers share; built once at start-up.
+pub struct AppState {
+    pub config: ServeConfig,
+    pub storage: Storage,
+    /// Cancelled when the server shuts down, so long-running calls can stop.
+    pub shutdown: CancellationToken,
+}
+
+impl AppState {
+    pub fn new(config: ServeConfig, shutdown: CancellationToken) -> Result<Self, crate::storage::StorageError> {
+        let storage = Storage::open(&config.data_dir, config.max_file_bytes)?;
+        Ok(Self { config, storage, shutdown })
+    }
+}
+
+/// The `DemoGenService` implementation.
+#[derive(Clone)]
+pub struct DemoGenApi {
+    state: Arc<AppState>,
+}
+
+impl DemoGenApi {
+    pub fn new(state: Arc<AppState>) -> Self {
+        Self { state }
+    }
+}
+
+pub type SendEventsStream = Pin<Box<dyn Stream<Item = Result<pb::SendEventsResponse, Status>> + Send + 'static>>;
+
+#[tonic::async_trait]
+impl DemoGenService for DemoGenApi {
+    async fn generate(&self, request: Request<pb::GenerateRequest>) -> Result<Response<pb::GenerateResponse>, Status> {
+        generate::generate(&self.state, request.into_inner()).await.map(Response::new)
+    }
+
+    async fn generate_diagnostics(
+        &self,
+        request: Request<pb::GenerateDiagnosticsRequest>,
+    ) -> Result<Response<pb::GenerateDiagnosticsResponse>, Status> {
+        diagnostics::generate_diagnostics(&self.state, request.into_inner()).await.map(Response::new)
+    }
+
+    async fn list_files(
+        &self,
+        request: Request<pb::ListFilesRequest>,
+    ) -> Result<Response<pb::ListFilesResponse>, Status> {
+        files::list_files(&self.state, request.into_inner()).await.map(Response::new)
+    }
+
+    async fn get_file(&self, request: Request<pb::GetFileRequest>) -> Result<Response<pb::GetFileResponse>, Status> {
+        files::get_file(&self.state, request.into_inner()).await.map(Response::new)
+    }
+
+    async fn update_file(
+        &self,
+        request: Request<pb::UpdateFileRequest>,
+    ) -> Result<Response<pb::UpdateFileResponse>, Status> {
+        files::update_file(&self.state, request.into_inner()).await.map(Response::new)
+    }
+
+    async fn export_postman(
+        &self,
+        request: Request<pb::ExportPostmanRequest>,
+    ) -> Result<Response<pb::ExportPostmanResponse>, Status> {
+        dispatch::export_postman(&self.state, request.into_inner()).await.map(Response::new)
+    }
+
+    type SendEventsStream = SendEventsStream;
+
+    async fn send_events(
+        &self,
+        request: Request<pb::SendEventsRequest>,
+    ) -> Result<Response<Self::SendEventsStream>, Status> {
+        dispatch::send_events(&self.state, request.into_inner()).await.map(Response::new)
+    }
+}

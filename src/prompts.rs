@@ -1,0 +1,102 @@
+//! Prompt templates: one file per task in the prompts directory, falling back to the copies compiled into the
+//! binary, so prompts can be tuned without rebuilding. Variables are written `<<name>>`, which cannot clash
+//! with JSON braces or the `{{ … }}` placeholders events must contain.
+
+use std::path::{Path, PathBuf};
+
+/// Why a prompt could not be rendered.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum PromptError {
+    #[error("unknown prompt {0:?}")]
+    Unknown(String),
+    #[error("prompt {prompt:?} uses variable <<{variable}>> that was not provided")]
+    MissingVariable { prompt: String, variable: String },
+}
+
+/// Compiled-in copies of `prompts/<name>.md`, by name.
+const EMBEDDED: &[(&str, &str)] = &[];
+
+fn embedded(name: &str) -> Option<&'static str> {
+    EMBEDDED.iter().find(|(key, _)| *key == name).map(|(_, text)| *text)
+}
+
+/// Loads prompts by name from a directory, with the compiled-in copies as fallback.
+#[derive(Debug, Clone)]
+pub struct PromptLibrary {
+    dir: PathBuf,
+}
+
+impl PromptLibrary {
+    pub fn new(dir: impl AsRef<Path>) -> Self {
+        Self { dir: dir.as_ref().to_path_buf() }
+    }
+
+    /// The template text of prompt `name` (file `<dir>/<name>.md`, else the compiled-in copy).
+    pub fn template(&self, name: &str) -> Result<String, PromptError> {
+        if let Ok(text) = std::fs::read_to_string(self.dir.join(format!("{name}.md"))) {
+            return Ok(text);
+        }
+        embedded(name).map(str::to_owned).ok_or_else(|| PromptError::Unknown(name.into()))
+    }
+
+    /// Renders prompt `name`, replacing every `<<var>>` with its value; a variable left unset is an error.
+    pub fn render(&self, name: &str, variables: &[(&str, &str)]) -> Result<String, PromptError> {
+        let template = self.template(name)?;
+        render_template(name, &template, variables)
+    }
+}
+
+fn render_template(name: &str, template: &str, variables: &[(&str, &str)]) -> Result<String, PromptError> {
+    let mut output = String::with_capacity(template.len() + 256);
+    let mut rest = template;
+    while let Some(start) = rest.find("<<") {
+        output.push_str(&rest[..start]);
+        let after = &rest[start + 2..];
+        match after.find(">>") {
+            Some(end) if is_variable_name(&after[..end]) => {
+                let variable = &after[..end];
+                let value =
+                    variables.iter().find(|(key, _)| *key == variable).map(|(_, value)| *value).ok_or_else(|| {
+                        PromptError::MissingVariable { prompt: name.into(), variable: variable.into() }
+                    })?;
+                output.push_str(value);
+                rest = &after[end + 2..];
+            }
+            _ => {
+                output.push_str("<<");
+                rest = after;
+            }
+        }
+    }
+    output.push_str(rest);
+    Ok(output)
+}
+
+fn is_variable_name(text: &str) -> bool {
+    !text.is_empty() && text.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn renders_variables_and_leaves_placeholders_alone() {
+        let text = "Org <<org_name>> {\"x\": \"{{ faker.internet.ip() }}\"} a << b";
+        let rendered = render_template("t", text, &[("org_name", "Acme")]).unwrap();
+        assert_eq!(rendered, "Org Acme {\"x\": \"{{ faker.internet.ip() }}\"} a << b");
+        assert_eq!(
+            render_template("t", "<<missing>>", &[]),
+            Err(PromptError::MissingVariable { prompt: "t".into(), variable: "missing".into() })
+        );
+    }
+
+    #[test]
+    fn directory_overrides_and_unknown_names() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("custom_tune.md"), "hello <<who>>").unwrap();
+        let library = PromptLibrary::new(dir.path());
+        assert_eq!(library.render("custom_tune", &[("who", "SC")]).unwrap(), "hello SC");
+        assert_eq!(library.template("nope"), Err(PromptError::Unknown("nope".into())));
+    }
+}
