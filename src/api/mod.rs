@@ -15,14 +15,20 @@ use tokio_util::sync::CancellationToken;
 use tonic::{Request, Response, Status};
 
 use crate::config::ServeConfig;
+use crate::llm::ChatModel;
 use crate::pb;
 use crate::pb::demo_gen_service_server::DemoGenService;
+use crate::prompts::PromptLibrary;
 use crate::storage::Storage;
 
 /// Everything the handlers share; built once at start-up.
 pub struct AppState {
     pub config: ServeConfig,
     pub storage: Storage,
+    /// Prompt templates (directory with compiled-in fallback).
+    pub prompts: PromptLibrary,
+    /// The chat model when the provider resolves to an LLM; `None` means the built-in generator.
+    pub chat_model: Option<Arc<dyn ChatModel>>,
     /// Cancelled when the server shuts down, so long-running calls can stop.
     pub shutdown: CancellationToken,
 }
@@ -30,7 +36,8 @@ pub struct AppState {
 impl AppState {
     pub fn new(config: ServeConfig, shutdown: CancellationToken) -> Result<Self, crate::storage::StorageError> {
         let storage = Storage::open(&config.data_dir, config.max_file_bytes)?;
-        Ok(Self { config, storage, shutdown })
+        let prompts = PromptLibrary::new(&config.prompts_dir);
+        Ok(Self { config, storage, prompts, chat_model: None, shutdown })
     }
 }
 
