@@ -732,3 +732,138 @@ fn log_fixes(options: &ScenarioOptions, part: &str, fixes: &[String]) {
         tracing::info!(scenario = %options.kind, part, fix = %fix, "repaired scenario output");
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use serde_json::Value;
+
+    use super::*;
+    use crate::generate::{builtin, GenerationSpec, RawScenario};
+
+    fn sample(kind: ScenarioKind) -> (ScenarioOptions, RawScenario) {
+        let spec = GenerationSpec { org_name: "Acme Bank".into(), scenarios: vec![Some(kind)], ..Default::default() };
+        let brief = spec.brief(kind);
+        let raw = builtin::generate(&brief, 5);
+        (brief.options, raw)
+    }
+
+    fn events_of(text: &str) -> Vec<Value> {
+        serde_json::from_str(text).unwrap()
+    }
+
+    fn messages(violations: &[Violation]) -> String {
+        violations.iter().map(ToString::to_string).collect::<Vec<_>>().join("\n")
+    }
+
+    #[test]
+    fn mechanical_repairs_are_applied_and_reported() {
+        let (options, raw) = sample(ScenarioKind::Well);
+        let mut events = events_of(&raw.events);
+        events[0]["event_action"] = json!("resolve");
+        events[0]["payload"]["severity"] = json!("Warning");
+        events[0]["payload"]["source"] = json!(options.observability_tools[0].to_uppercase());
+        events[0]["repeat_schedule"] = json!(2);
+        events[0]["timing_metadata"]["schedule_offset"] = json!("5");
+        let details = events[0]["payload"]["custom_details"].as_object_mut().unwrap();
+        details.remove("hostname");
+        details.remove("event_id");
+        // Keep the total inside 4-6 sends whatever the sample drew.
+        for event in events.iter_mut().skip(1) {
+            event["repeat_schedule"] = json!([]);
+        }
+        let text = format!("```json\n{}\n```", serde_json::to_string(&events).unwrap());
+        let fixed = check_events(&options, &text).unwrap_or_else(|v| panic!("{}", messages(&v)));
+        let repaired = events_of(&fixed.value);
+        assert_eq!(repaired[0]["event_action"], "trigger");
+        assert_eq!(repaired[0]["payload"]["severity"], "warning");
+        assert_eq!(repaired[0]["payload"]["source"], options.observability_tools[0].as_str());
+        assert_eq!(repaired[0]["timing_metadata"]["schedule_offset"], 5);
+        assert_eq!(repaired[0]["repeat_schedule"], json!([{ "repeat_count": 2, "repeat_offset": 30 }]));
+        assert_eq!(repaired[0]["payload"]["custom_details"]["event_id"], EVENT_ID_PLACEHOLDER);
+        assert_eq!(
+            repaired[0]["payload"]["custom_details"]["hostname"],
+            "{{ 'storage-' + faker.datatype.number({ min: 10, max: 99 }) }}"
+        );
+        assert_eq!(fixed.fixes.len(), 8, "{:?}", fixed.fixes);
+        assert!(fixed.fixes.iter().any(|fix| fix.contains("code fence")));
+    }
+
+    #[test]
+    fn rule_breaks_are_reported_with_element_and_field() {
+        let (options, raw) = sample(ScenarioKind::Major);
+        let mut events = events_of(&raw.events);
+        let failure = events.iter().position(|e| e["payload"]["custom_details"]["major_failure"] == true).unwrap();
+        events[failure]["payload"]["custom_details"].as_object_mut().unwrap().remove("major_failure");
+        events[0]["payload"]["summary"] = json!("Acme Bank checkout is slow");
+        events[1]["payload"]["custom_details"]["ip_address"] = json!("10.0.0.1");
+        events[2]["timing_metadata"]["schedule_offset"] = json!(400);
+        events[2]["repeat_schedule"] = json!([{ "repeat_count": 3, "repeat_offset": 10 }]);
+        events[3]["payload"]["custom_details"]["service_name"] = json!("Service A");
+        let violations = check_events(&options, &serde_json::to_string(&events).unwrap()).unwrap_err();
+        let text = messages(&violations);
+        assert!(text.contains("events: exactly one alert needs \"major_failure\": true"), "{text}");
+        assert!(text.contains("events[0].payload.summary: must not contain the organization name"), "{text}");
+        assert!(text.contains("events[1].payload.custom_details.ip_address: \"10.0.0.1\" is a fixed value"), "{text}");
+        assert!(text.contains("events[2].repeat_schedule: sends until 430 s, past the 420 s window"), "{text}");
+        assert!(text.contains("events[3].payload.custom_details.service_name: \"Service A\" is not one of"), "{text}");
+    }
+
+    #[test]
+    fn narrative_needs_every_heading_the_talk_track_length_and_time_stamps() {
+        let (options, raw) = sample(ScenarioKind::Major);
+        let checked = check_narrative(&options, &raw.narrative).unwrap().value;
+        assert!(checked.incident_details.starts_with("- "));
+        assert!(!checked.outage_summary.is_empty() && !checked.outage_summary.contains('\n'));
+
+        let wrong_length = raw.narrative.replace("(20-Minute", "(15-Minute");
+        let text = messages(&check_narrative(&options, &wrong_length).unwrap_err());
+        assert!(text.contains("missing the heading **Talk Track for the SC (20-Minute Demo Flow):**"), "{text}");
+
+        let start = raw.narrative.find("**Incident Narrative:**").unwrap() + "**Incident Narrative:**".len();
+        let end = raw.narrative.find("**The Response:**").unwrap();
+        let untimed = format!("{}\nThings went wrong.\n\n{}", &raw.narrative[..start], &raw.narrative[end..]);
+        let text = messages(&check_narrative(&options, &untimed).unwrap_err());
+        assert!(text.contains("time-stamped bullets"), "{text}");
+
+        let generic = raw.narrative.replace("**The Resolution:**\n", "**The Resolution:**\nService B was restarted. ");
+        assert!(messages(&check_narrative(&options, &generic).unwrap_err()).contains("\"Service B\" is a placeholder"));
+    }
+
+    #[test]
+    fn change_events_rules_and_repairs() {
+        let (options, raw) = sample(ScenarioKind::Partial);
+        let mut changes = events_of(&raw.change_events);
+        changes[0]["payload"].as_object_mut().unwrap().remove("timestamp");
+        changes[0]["payload"]["severity"] = json!("info");
+        changes[0]["event_action"] = json!("trigger");
+        let fixed = check_change_events(&options, &serde_json::to_string(&changes).unwrap()).unwrap();
+        let repaired = events_of(&fixed.value);
+        assert_eq!(repaired[0]["payload"]["timestamp"], CHANGE_TIMESTAMP_PLACEHOLDER);
+        assert!(repaired[0].get("event_action").is_none() && repaired[0]["payload"].get("severity").is_none());
+        assert_eq!(fixed.fixes.len(), 3);
+
+        changes[0]["payload"]["summary"] =
+            json!("Rollback after the checkout outage caused by a bad deploy of the pricing engine");
+        changes[0]["links"] = json!([]);
+        changes.push(changes[0].clone());
+        let text = messages(&check_change_events(&options, &serde_json::to_string(&changes).unwrap()).unwrap_err());
+        assert!(text.contains("change_events[0].payload.summary: mentions \"outage\""), "{text}");
+        assert!(text.contains("change_events[0].links: needs at least one"), "{text}");
+        assert!(text.contains("change_events: 2 change events; partial needs exactly 1"), "{text}");
+    }
+
+    #[test]
+    fn the_old_tools_files_are_read_and_their_flaws_reported() {
+        let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("tests/fixtures/original-outputs/PayPal/major_events_20250421T162409899Z.json");
+        let text = std::fs::read_to_string(path).unwrap();
+        let options =
+            ScenarioOptions::new(ScenarioKind::Major, "PayPal", &[], &[], &["DataDog".into(), "Splunk".into()]);
+        let violations = check_events(&options, &text).unwrap_err();
+        let text = messages(&violations);
+        assert!(text.contains("custom_details.metric_name: missing or empty"), "{text}");
+        assert!(text.contains("past the 420 s window of major"), "{text}");
+        assert!(text.contains("\"JIRA\" is not one of the observability tools"), "{text}");
+        assert!(!check_events(&options, "not json").unwrap_err().is_empty());
+    }
+}
