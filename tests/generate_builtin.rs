@@ -128,10 +128,23 @@ fn alert_titles_speak_in_each_tools_voice_and_industry_systems_are_named() {
     let events: Vec<Value> = serde_json::from_str(&events).unwrap();
     for event in &events {
         let summary = event["payload"]["summary"].as_str().unwrap();
+        let serious = matches!(event["payload"]["severity"].as_str().unwrap(), "critical" | "error");
         let expected_prefix = match event["payload"]["source"].as_str().unwrap() {
-            "Datadog" => "[Triggered]",
+            "Datadog" => {
+                if serious {
+                    "[Triggered]"
+                } else {
+                    "[Warn]"
+                }
+            }
             "Splunk" => "Splunk Alert:",
-            "New Relic" => "Critical: '",
+            "New Relic" => {
+                if serious {
+                    "Critical: '"
+                } else {
+                    "Warning: '"
+                }
+            }
             "Prometheus" => "[FIRING:1]",
             other => panic!("unexpected source {other}"),
         };

@@ -36,7 +36,7 @@ pub fn generate(brief: &ScenarioBrief, seed: u64) -> RawScenario {
     let mut rng = ChaCha8Rng::seed_from_u64(seed ^ scenario_salt(brief.options.kind));
     let industry = infer_industry(&brief.options.org_name);
     let story = Story::new(brief, industry, &mut rng);
-    let alerts = plan_alerts(brief, industry, &mut rng);
+    let alerts = plan_alerts(brief, industry, story.faulty_system, &mut rng);
     let changes = plan_changes(brief, industry, &story, &mut rng);
     let events: Vec<Value> = alerts.iter().map(|alert| alert.to_event(industry)).collect();
     let change_events: Vec<Value> = changes.iter().map(PlannedChange::to_event).collect();
@@ -79,16 +79,16 @@ impl Story {
             }
             ScenarioKind::Partial => (
                 format!(
-                    "intermittent slow responses and sporadic errors for {} on the {faulty_system}",
+                    "{} see intermittent slow responses and sporadic errors on the {faulty_system}",
                     industry.customers
                 ),
                 format!("a routine configuration change that halved the worker pool of the {faulty_system}"),
                 format!("a share of {} during peak traffic", industry.customers),
             ),
             ScenarioKind::Well => (
-                format!("storage on the {faulty_system} filling faster than usual"),
+                format!("storage on the {faulty_system} fills faster than usual"),
                 "log volume growth after a verbose logging setting was left on".to_owned(),
-                "no customer impact; the platform team only".to_owned(),
+                "the platform team only, with no customer impact".to_owned(),
             ),
         };
         Self {
@@ -135,7 +135,7 @@ struct PlannedAlert {
 
 impl PlannedAlert {
     fn title(&self) -> String {
-        alert_title(&self.tool, &self.signal, self.system, &self.service, &self.value)
+        alert_title(&self.tool, &self.signal, self.system, &self.service, &self.value, self.severity)
     }
 
     fn to_event(&self, industry: &IndustryProfile) -> Value {
@@ -179,7 +179,12 @@ impl PlannedAlert {
 }
 
 /// Chooses counts, roles, signals, offsets and repeats so every rule holds by construction.
-fn plan_alerts(brief: &ScenarioBrief, industry: &'static IndustryProfile, rng: &mut ChaCha8Rng) -> Vec<PlannedAlert> {
+fn plan_alerts(
+    brief: &ScenarioBrief,
+    industry: &'static IndustryProfile,
+    faulty_system: &str,
+    rng: &mut ChaCha8Rng,
+) -> Vec<PlannedAlert> {
     let options = &brief.options;
     let parameters = options.parameters();
     let window = parameters.window_s;
@@ -199,11 +204,17 @@ fn plan_alerts(brief: &ScenarioBrief, industry: &'static IndustryProfile, rng: &
     let repeats = distribute_repeats(&roles, total_sends - u64::from(count), window, rng);
 
     let mut combos = signal_combos(options.kind, industry, rng);
+    let mut fault_placed = false;
     let mut alerts = Vec::with_capacity(roles.len());
     for (index, role) in roles.iter().copied().enumerate() {
         let wants_failure = matches!(role, AlertRole::MajorFailure | AlertRole::Failure);
-        let position =
-            combos.iter().position(|(signal, _)| FAILURE_SIGNALS.contains(signal) == wants_failure).unwrap_or(0);
+        let fits = |signal: &Signal| FAILURE_SIGNALS.contains(signal) == wants_failure;
+        // The first alert of the fault (and every alert of a well-understood one) fires on the faulty system.
+        let on_faulty_system = (role == AlertRole::Minor || (wants_failure && !fault_placed))
+            .then(|| combos.iter().position(|(signal, system)| fits(signal) && *system == faulty_system))
+            .flatten();
+        let position = on_faulty_system.or_else(|| combos.iter().position(|(signal, _)| fits(signal))).unwrap_or(0);
+        fault_placed |= wants_failure;
         let (signal, system) = combos.remove(position);
         let repeat_count = repeats[index];
         let (low, high) = phase_offsets(role, window);
@@ -317,7 +328,7 @@ fn signal_combos(
     combos.shuffle(rng);
     if kind == ScenarioKind::Well {
         // Minor signals first, so a well-understood incident reads mild whenever it can.
-        combos.sort_by_key(|(signal, _)| !MINOR_SIGNALS.contains(signal));
+        combos.sort_by_key(|(signal, _)| MINOR_SIGNALS.iter().position(|minor| minor == signal).unwrap_or(usize::MAX));
     }
     combos
 }
@@ -449,7 +460,7 @@ fn write_narrative(
     let mut text = String::new();
     text.push_str("**Scenario Overview:**\n");
     text.push_str(&format!(
-        "{org} runs its {} business on systems such as the {}. This {} shows {} ({}). \
+        "{org} runs its {} business on systems such as the {}. In this {}, {} ({}). \
          Affected services: {services}. Alerts come from {tools}; changes are tracked in {itsm}.\n\n",
         industry.name,
         industry.systems[..3].join(", the "),
@@ -459,7 +470,7 @@ fn write_narrative(
     ));
 
     text.push_str("**Incident Narrative:**\n");
-    for change in changes.iter().rev() {
+    for change in changes {
         text.push_str(&format!(
             "- {}: {} records a routine change: \"{}\" ({}).\n",
             story.clock(-60 * change.minutes_before),
@@ -559,7 +570,7 @@ fn write_narrative(
     text.push_str(&format!("**Talk Track for the SC ({minutes}-Minute Demo Flow):**\n"));
     let quarter = minutes / 4;
     text.push_str(&format!(
-        "- 0-{quarter} min: Set the scene: {org} depends on {} for {}; today {}.\n\
+        "- 0-{quarter} min: Set the scene: {org} depends on the {} for {}; today {}.\n\
          - {quarter}-{} min: Alerts from {tools} arrive; show how PagerDuty reduces noise to one incident.\n\
          - {}-{} min: Walk through the response: on-call, change events from {itsm}, {}.\n\
          - {}-{minutes} min: Resolution and value: time to resolve, {} back to normal, postmortem.\n\n",
@@ -579,7 +590,7 @@ fn write_narrative(
 
     text.push_str("**Outage Summary:**\n");
     text.push_str(&format!(
-        "{} on the {faulty} caused {} for {}, and it was resolved by {}.\n",
+        "{} caused an incident in which {}, affecting {}; it was resolved by {}.\n",
         capitalize(&story.root_cause),
         story.symptom,
         story.blast_radius,

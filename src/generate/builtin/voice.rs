@@ -109,16 +109,19 @@ impl Signal {
     }
 }
 
-/// The alert title `tool` would write for `signal` on `system` (a component of `service`).
-pub fn alert_title(tool: &str, signal: &Signal, system: &str, service: &str, value: &str) -> String {
+/// The alert title `tool` would write for `signal` on `system` (a component of `service`) at `severity`.
+pub fn alert_title(tool: &str, signal: &Signal, system: &str, service: &str, value: &str, severity: &str) -> String {
+    let serious = matches!(severity, "critical" | "error");
     let system_slug = slug(system);
     let service_slug = slug(service);
     let threshold = signal.threshold_text();
     let lower = tool.to_ascii_lowercase();
     if lower.contains("datadog") {
         format!(
-            "[Triggered] {} on service:{system_slug} (env:prod) - {} {value} {threshold}",
-            signal.title, signal.metric
+            "[{}] {} on service:{system_slug} (env:prod) - {} {value} {threshold}",
+            if serious { "Triggered" } else { "Warn" },
+            signal.title,
+            signal.metric
         )
     } else if lower.contains("splunk") {
         format!(
@@ -128,7 +131,8 @@ pub fn alert_title(tool: &str, signal: &Signal, system: &str, service: &str, val
         )
     } else if lower.contains("new relic") || lower.contains("newrelic") {
         format!(
-            "Critical: '{}' condition violated for {system} in policy '{service} Golden Signals' ({value}, threshold {threshold} for 5 minutes)",
+            "{}: '{}' condition violated for {system} in policy '{service} Golden Signals' ({value}, threshold {threshold} for 5 minutes)",
+            if serious { "Critical" } else { "Warning" },
             signal.title
         )
     } else if lower.contains("prometheus") || lower.contains("alertmanager") {
