@@ -16,7 +16,11 @@ pub(super) async fn generate(state: &AppState, request: pb::GenerateRequest) -> 
         (None, _) => Provider::Builtin,
     };
     let generator = Generator::new(provider, state.prompts.clone(), state.storage.clone());
-    let outcome = generator.generate(&spec).await?;
+    // Saving runs on the blocking pool and is atomic per scenario, so dropping generation on shutdown is safe.
+    let outcome = tokio::select! {
+        outcome = generator.generate(&spec) => outcome?,
+        () = state.shutdown.cancelled() => return Err(Status::unavailable("the server is shutting down; retry Generate")),
+    };
 
     let mut response = pb::GenerateResponse { provider: outcome.provider, ..Default::default() };
     for saved in &outcome.scenarios {

@@ -5,8 +5,6 @@ use std::ops::RangeInclusive;
 
 use super::ScenarioKind;
 
-/// Severities a PagerDuty event may carry.
-pub const ALL_SEVERITIES: [&str; 4] = ["critical", "error", "warning", "info"];
 /// Default ITSM tools when the request names none.
 pub const DEFAULT_ITSM_TOOLS: &[&str] = &["ServiceNow"];
 /// Default observability tools when the request names none.

@@ -121,7 +121,7 @@ const PROFILES: &[IndustryProfile] = &[
             "Exam Proctoring Gateway",
         ],
         symptom: "students cannot reach the learning platform or submit assignments",
-        root_cause: "an identity provider configuration push changed the SAML signing certificate",
+        root_cause: "a Campus Single Sign-On configuration push that changed the SAML signing certificate",
         blast_radius: "every student and faculty member during the registration week",
         business_metric: "assignment submissions per minute",
     },
@@ -155,7 +155,7 @@ const PROFILES: &[IndustryProfile] = &[
             "Claims Eligibility API",
         ],
         symptom: "clinicians cannot open patient charts and lab results stop arriving",
-        root_cause: "an HL7 interface engine queue setting reduced during a routine maintenance change",
+        root_cause: "an HL7 Integration Engine queue setting reduced during a routine maintenance change",
         blast_radius: "clinicians across three hospitals and the patient portal",
         business_metric: "orders placed per minute",
     },
@@ -388,7 +388,7 @@ const PROFILES: &[IndustryProfile] = &[
             "Payment Collection Service",
         ],
         symptom: "residents cannot sign in to the citizen portal or submit applications",
-        root_cause: "an identity verification rate limit lowered in a routine policy update",
+        root_cause: "a rate limit on the Identity Verification Service lowered in a routine policy update",
         blast_radius: "residents filing ahead of the deadline",
         business_metric: "applications submitted per minute",
     },
@@ -436,6 +436,13 @@ pub fn infer_industry(org_name: &str) -> &'static IndustryProfile {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn every_default_root_cause_names_one_of_the_industrys_systems() {
+        for profile in PROFILES {
+            assert!(profile.systems.iter().any(|system| profile.root_cause.contains(system)), "{}", profile.name);
+        }
+    }
 
     #[test]
     fn recognises_industries_from_names() {

@@ -71,8 +71,14 @@ struct Story {
 
 impl Story {
     fn new(brief: &ScenarioBrief, industry: &'static IndustryProfile, rng: &mut ChaCha8Rng) -> Self {
-        let faulty_system = *industry.systems.choose(rng).expect("systems are not empty");
         let kind = brief.options.kind;
+        // The industry's default major story names its faulty system; keep the files consistent with it.
+        let story_system = industry.systems.iter().find(|system| industry.root_cause.contains(*system));
+        let random_system = *industry.systems.choose(rng).expect("systems are not empty");
+        let faulty_system = match (kind, story_system, &brief.root_cause) {
+            (ScenarioKind::Major | ScenarioKind::Custom, Some(system), None) => *system,
+            _ => random_system,
+        };
         let (symptom, root_cause, blast_radius) = match kind {
             ScenarioKind::Major | ScenarioKind::Custom => {
                 (industry.symptom.to_owned(), industry.root_cause.to_owned(), industry.blast_radius.to_owned())
