@@ -30,17 +30,21 @@ fn spec_strategy() -> impl Strategy<Value = (GenerationSpec, ScenarioKind)> {
         prop::sample::select(ORGS),
         prop::sample::select(&ScenarioKind::ALL[..]),
         prop::sample::subsequence(TOOLS, 1..4),
-        prop::option::of(prop::sample::subsequence(&["Checkout", "Ledger", "Mobile Gateway", "Search"][..], 1..4)),
+        prop::option::of(prop::sample::subsequence(&["Checkout", "Ledger", "Mobile Gateway", "Acme Search"][..], 1..4)),
+        prop::option::of(prop::sample::select(&["members cannot book seats", "card payments are declined"][..])),
+        prop::option::of(prop::sample::select(&["every EU customer", "the mobile app users"][..])),
         prop::option::of(1u32..=50),
         prop::option::of(1u32..=1000),
         any::<u64>(),
     )
-        .prop_map(|(org, kind, tools, services, unique_alerts, max_events, seed)| {
+        .prop_map(|(org, kind, tools, services, symptom, blast_radius, unique_alerts, max_events, seed)| {
             let spec = GenerationSpec {
                 org_name: org.to_owned(),
                 scenarios: vec![Some(kind)],
                 observability_tools: tools.iter().map(|t| t.to_string()).collect(),
                 service_names: services.unwrap_or_default().iter().map(|s| s.to_string()).collect(),
+                symptom: symptom.map(str::to_owned),
+                blast_radius: blast_radius.map(str::to_owned),
                 unique_alerts,
                 max_events,
                 seed: Some(seed),
@@ -90,6 +94,9 @@ proptest! {
             prop_assert!(!event["payload"]["summary"].as_str().unwrap().contains(&spec.org_name));
         }
         prop_assert!(narrative.text.contains(&spec.org_name));
+        if let Some(symptom) = &spec.symptom {
+            prop_assert!(narrative.text.contains(symptom.as_str()));
+        }
         prop_assert!(!narrative.text.contains("None"));
         let change_events: Vec<Value> = serde_json::from_str(&change_events).unwrap();
         prop_assert!(kind.parameters().change_events.contains(&(change_events.len() as u32)));

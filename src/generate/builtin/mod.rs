@@ -137,11 +137,12 @@ struct PlannedAlert {
     offset: u64,
     repeats: u64,
     step: u64,
+    title: String,
 }
 
 impl PlannedAlert {
     fn title(&self) -> String {
-        alert_title(&self.tool, &self.signal, self.system, &self.service, &self.value, self.severity)
+        self.title.clone()
     }
 
     fn to_event(&self, industry: &IndustryProfile) -> Value {
@@ -246,17 +247,23 @@ fn plan_alerts(
             AlertRole::Failure => *["error", "critical"].choose(rng).expect("not empty"),
             AlertRole::Minor => *["info", "warning"].choose(rng).expect("not empty"),
         };
+        let service = options.service_names.choose(rng).expect("service names are defaulted").clone();
+        let tool = options.observability_tools.choose(rng).expect("tools are defaulted").clone();
+        let value = signal.firing_value(rng.random_range(0..40));
+        let title =
+            without_org_name(&alert_title(&tool, &signal, system, &service, &value, severity), &options.org_name);
         alerts.push(PlannedAlert {
             role,
             signal,
             system,
-            service: options.service_names.choose(rng).expect("service names are defaulted").clone(),
-            tool: options.observability_tools.choose(rng).expect("tools are defaulted").clone(),
+            service,
+            tool,
             severity,
-            value: signal.firing_value(rng.random_range(0..40)),
+            value,
             offset,
             repeats: repeat_count,
             step,
+            title,
         });
     }
     alerts.sort_by_key(|alert| alert.offset);
@@ -416,6 +423,20 @@ fn plan_changes(
             }
         })
         .collect()
+}
+
+/// Alert titles never carry the organization's name (service names like "Acme Checkout" would put it there).
+fn without_org_name(title: &str, org: &str) -> String {
+    let needle = org.trim().to_ascii_lowercase();
+    if needle.is_empty() {
+        return title.to_owned();
+    }
+    let mut text = title.to_owned();
+    while let Some(start) = text.to_ascii_lowercase().find(&needle) {
+        text.replace_range(start..start + needle.len(), "");
+    }
+    let words: Vec<&str> = text.split(' ').filter(|word| !word.is_empty()).collect();
+    words.join(" ").replace("(-", "(").replace(":-", ":").replace("=-", "=").replace("=_", "=").replace(": _", ": ")
 }
 
 /// Cuts `text` at a word boundary to at most `limit` characters.
