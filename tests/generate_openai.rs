@@ -111,6 +111,8 @@ async fn server_for(
         config.openai_base_url = base_url;
         config.openai_model = model;
         config.llm_retries = 2;
+        config.openai_max_tokens = 4096;
+        config.llm_timeout_s = 30.0;
         adjust(config);
     })
     .await
@@ -152,7 +154,7 @@ async fn valid_answers_are_saved_and_config_decides_url_model_and_key() {
         let body: Value = serde_json::from_slice(&request.body).unwrap();
         assert_eq!(body["model"], "gpt-4o-mini");
         assert!((body["temperature"].as_f64().unwrap() - 0.3).abs() < 1e-6);
-        assert_eq!(body["max_tokens"], 16384);
+        assert_eq!(body["max_tokens"], 4096);
         assert!(body.get("max_completion_tokens").is_none());
         let is_json_task = ask_of(&body).task != Task::Narrative;
         assert_eq!(body.get("response_format").map(|f| f["type"].clone()), is_json_task.then(|| json!("json_object")));
@@ -170,7 +172,7 @@ async fn reasoning_models_get_no_temperature_and_max_completion_tokens() {
         assert_eq!(body["model"], "o3-mini");
         assert!(body.get("temperature").is_none(), "{body}");
         assert!(body.get("max_tokens").is_none());
-        assert_eq!(body["max_completion_tokens"], 16384);
+        assert_eq!(body["max_completion_tokens"], 4096);
     }
 }
 
