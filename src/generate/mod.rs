@@ -312,7 +312,9 @@ impl Generator {
         let (narrative, events, change_events) = match &self.provider {
             Provider::Builtin => validate_raw(&brief, builtin::generate(&brief, seed))?,
             Provider::Llm(model) => llm_provider::generate(model.as_ref(), &self.prompts, &brief).await?,
-            Provider::Unconfigured => unreachable!("checked before any scenario starts"),
+            Provider::Unconfigured => {
+                return Err(FailureCause::Llm(LlmError::Rejected("OPENAI_API_KEY is not set".into())))
+            }
         };
         let short = kind.short_name();
         let names = self
