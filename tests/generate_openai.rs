@@ -318,3 +318,29 @@ async fn a_failed_scenario_leaves_no_file_and_the_others_are_kept() {
     assert!(status.message().contains("well"), "{}", status.message());
     assert_eq!(saved_files(&server).len(), 3);
 }
+
+#[tokio::test]
+async fn prompt_files_in_the_prompts_dir_are_used_without_rebuilding() {
+    let prompts = tempfile::tempdir().unwrap();
+    let compiled_in = std::fs::read_to_string("prompts/narrative_well.md").unwrap();
+    std::fs::write(
+        prompts.path().join("narrative_well.md"),
+        format!("{compiled_in}\nTUNED: mention <<org_name>> twice."),
+    )
+    .unwrap();
+    let mock = mock_llm(valid_answer).await;
+    let prompts_dir = prompts.path().to_path_buf();
+    let mut server = server_for(&mock, "gpt-4o", move |config| config.prompts_dir = prompts_dir).await;
+    server.client.generate(generate_request(&[pb::Scenario::Well])).await.unwrap();
+    let narrative_request = bodies(&mock).await.into_iter().find(|body| ask_of(body).task == Task::Narrative).unwrap();
+    let prompt = narrative_request["messages"][1]["content"].as_str().unwrap();
+    assert!(prompt.contains("TUNED: mention Acme Bank twice."), "{prompt}");
+
+    // A tuned prompt with a variable generation does not provide fails clearly, before any model call.
+    std::fs::write(prompts.path().join("narrative_well.md"), "Write the demo narrative <<no_such_variable>>").unwrap();
+    let calls_before = mock.received_requests().await.unwrap().len();
+    let status = server.client.generate(generate_request(&[pb::Scenario::Well])).await.unwrap_err();
+    assert_eq!(status.code(), Code::FailedPrecondition);
+    assert!(status.message().contains("<<no_such_variable>>"), "{}", status.message());
+    assert_eq!(mock.received_requests().await.unwrap().len(), calls_before);
+}

@@ -157,3 +157,30 @@ fn prompt_variables(brief: &ScenarioBrief) -> Vec<(&'static str, String)> {
         ("change_timestamp_placeholder", CHANGE_TIMESTAMP_PLACEHOLDER.to_owned()),
     ]
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::generate::GenerationSpec;
+
+    #[test]
+    fn every_compiled_in_prompt_renders_with_the_variables_generation_provides() {
+        // A directory without prompt files: only the compiled-in copies are used.
+        let library = PromptLibrary::new("/nonexistent-prompts-dir");
+        for kind in ScenarioKind::ALL {
+            let spec =
+                GenerationSpec { org_name: "Acme Bank".into(), scenarios: vec![Some(kind)], ..Default::default() };
+            let mut variables = prompt_variables(&spec.brief(kind));
+            variables.push(("narrative", "the narrative".into()));
+            for task in ["narrative", "events", "change_events"] {
+                let text = render(&library, &format!("{task}_{}", kind.short_name()), &variables)
+                    .unwrap_or_else(|error| panic!("{task}_{kind}: {error}"));
+                assert!(!text.contains("<<") && text.contains("Acme Bank"), "{task}_{kind}");
+                assert!(!text.contains("None"), "{task}_{kind}");
+            }
+        }
+        let repair = repair_prompt(&library, "events", &["events[0].payload.severity: bad".into()]).unwrap();
+        assert!(repair.contains("- events[0].payload.severity: bad"));
+        assert!(!library.render(SYSTEM_PROMPT, &[]).unwrap().is_empty());
+    }
+}
