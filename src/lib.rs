@@ -4,6 +4,7 @@
 
 pub mod api;
 pub mod config;
+pub mod generate;
 pub mod llm;
 pub mod prompts;
 pub mod scenario;

@@ -14,7 +14,22 @@ pub enum PromptError {
 }
 
 /// Compiled-in copies of `prompts/<name>.md`, by name.
-const EMBEDDED: &[(&str, &str)] = &[];
+const EMBEDDED: &[(&str, &str)] = &[
+    ("generation_system", include_str!("../prompts/generation_system.md")),
+    ("repair_violations", include_str!("../prompts/repair_violations.md")),
+    ("narrative_major", include_str!("../prompts/narrative_major.md")),
+    ("narrative_partial", include_str!("../prompts/narrative_partial.md")),
+    ("narrative_well", include_str!("../prompts/narrative_well.md")),
+    ("narrative_custom", include_str!("../prompts/narrative_custom.md")),
+    ("events_major", include_str!("../prompts/events_major.md")),
+    ("events_partial", include_str!("../prompts/events_partial.md")),
+    ("events_well", include_str!("../prompts/events_well.md")),
+    ("events_custom", include_str!("../prompts/events_custom.md")),
+    ("change_events_major", include_str!("../prompts/change_events_major.md")),
+    ("change_events_partial", include_str!("../prompts/change_events_partial.md")),
+    ("change_events_well", include_str!("../prompts/change_events_well.md")),
+    ("change_events_custom", include_str!("../prompts/change_events_custom.md")),
+];
 
 fn embedded(name: &str) -> Option<&'static str> {
     EMBEDDED.iter().find(|(key, _)| *key == name).map(|(_, text)| *text)

@@ -37,7 +37,31 @@ impl AppState {
     pub fn new(config: ServeConfig, shutdown: CancellationToken) -> Result<Self, crate::storage::StorageError> {
         let storage = Storage::open(&config.data_dir, config.max_file_bytes)?;
         let prompts = PromptLibrary::new(&config.prompts_dir);
-        Ok(Self { config, storage, prompts, chat_model: None, shutdown })
+        let chat_model = build_chat_model(&config);
+        Ok(Self { config, storage, prompts, chat_model, shutdown })
+    }
+}
+
+/// The chat model of the `openai` provider, bounded to `llm_concurrency` calls in flight server-wide. `None`
+/// for the built-in provider, and for `openai` without a key: Generate then answers FAILED_PRECONDITION, so the
+/// file RPCs keep working while the key is fixed.
+fn build_chat_model(config: &ServeConfig) -> Option<Arc<dyn ChatModel>> {
+    if config.effective_llm() != crate::config::LlmMode::Openai {
+        return None;
+    }
+    let Some(settings) = crate::llm::openai::OpenAiSettings::from_config(config) else {
+        tracing::warn!("DEMOGEN_LLM=openai without OPENAI_API_KEY: Generate will answer FAILED_PRECONDITION");
+        return None;
+    };
+    match crate::llm::openai::OpenAiChatModel::new(settings) {
+        Ok(model) => {
+            let limited = crate::llm::ConcurrencyLimited::new(Arc::new(model), config.llm_concurrency);
+            Some(Arc::new(limited))
+        }
+        Err(error) => {
+            tracing::error!(error = %error, "cannot build the OpenAI client: Generate will answer FAILED_PRECONDITION");
+            None
+        }
     }
 }
 

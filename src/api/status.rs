@@ -3,6 +3,8 @@
 
 use tonic::Status;
 
+use crate::generate::{FailureCause, GenerateError};
+use crate::llm::LlmError;
 use crate::storage::StorageError;
 
 impl From<StorageError> for Status {
@@ -21,6 +23,29 @@ impl From<StorageError> for Status {
             StorageError::Io { .. } => {
                 tracing::error!(error = %message, "storage failure");
                 Status::internal(message)
+            }
+        }
+    }
+}
+
+impl From<GenerateError> for Status {
+    fn from(error: GenerateError) -> Self {
+        let message = error.to_string();
+        match &error {
+            GenerateError::InvalidRequest { .. } => Status::invalid_argument(message),
+            GenerateError::LlmNotConfigured => Status::failed_precondition(message),
+            GenerateError::AllScenariosFailed { failures } => {
+                let causes: Vec<&FailureCause> = failures.iter().map(|failure| &failure.cause).collect();
+                if causes.iter().any(|cause| matches!(cause, FailureCause::Llm(LlmError::Unavailable(_)))) {
+                    Status::unavailable(message)
+                } else if causes.iter().any(|cause| matches!(cause, FailureCause::Storage(_))) {
+                    tracing::error!(error = %message, "generated scenarios could not be saved");
+                    Status::internal(message)
+                } else {
+                    // Rules never met, a rejected LLM request (bad model or key) or a broken prompt file: fixing
+                    // the configuration or the request is needed before a retry can succeed.
+                    Status::failed_precondition(message)
+                }
             }
         }
     }

@@ -3,8 +3,11 @@
 //! fences and even missing array brackets).
 
 mod lenient_json;
+pub mod rules;
+pub mod validate;
 
 pub use lenient_json::{parse_event_array, EventFileError};
+pub use rules::{ScenarioOptions, ScenarioParameters};
 
 /// The kinds of incident story.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
