@@ -14,7 +14,10 @@ pub enum PromptError {
 }
 
 /// Compiled-in copies of `prompts/<name>.md`, by name.
-const EMBEDDED: &[(&str, &str)] = &[];
+const EMBEDDED: &[(&str, &str)] = &[
+    ("diagnostics_select", include_str!("../prompts/diagnostics_select.md")),
+    ("diagnostics_job", include_str!("../prompts/diagnostics_job.md")),
+];
 
 fn embedded(name: &str) -> Option<&'static str> {
     EMBEDDED.iter().find(|(key, _)| *key == name).map(|(_, text)| *text)

@@ -3,6 +3,8 @@
 
 use tonic::Status;
 
+use crate::diagnostics::DiagnosticsError;
+use crate::llm::LlmError;
 use crate::storage::StorageError;
 
 impl From<StorageError> for Status {
@@ -20,6 +22,30 @@ impl From<StorageError> for Status {
             StorageError::TooLarge { .. } => Status::resource_exhausted(message),
             StorageError::Io { .. } => {
                 tracing::error!(error = %message, "storage failure");
+                Status::internal(message)
+            }
+        }
+    }
+}
+
+impl From<DiagnosticsError> for Status {
+    fn from(error: DiagnosticsError) -> Self {
+        let message = error.to_string();
+        match error {
+            DiagnosticsError::InvalidArgument { .. } | DiagnosticsError::NotAnEventsArray { .. } => {
+                Status::invalid_argument(message)
+            }
+            // Keep the storage error's code (NOT_FOUND, INVALID_ARGUMENT, …) and add the field it came from.
+            DiagnosticsError::ReadFile { source, .. } | DiagnosticsError::Save(source) => {
+                Status::new(Status::from(source).code(), message)
+            }
+            DiagnosticsError::NoTriggerAlerts { .. } => Status::failed_precondition(message),
+            DiagnosticsError::Llm(LlmError::Unavailable(_)) => Status::unavailable(message),
+            DiagnosticsError::Llm(LlmError::Rejected(_) | LlmError::BadAnswer(_)) => {
+                Status::failed_precondition(message)
+            }
+            DiagnosticsError::Prompt(_) | DiagnosticsError::InvalidJob { .. } => {
+                tracing::error!(error = %message, "diagnostics failure");
                 Status::internal(message)
             }
         }
