@@ -510,6 +510,35 @@ mod tests {
     }
 
     #[test]
+    fn every_generated_script_is_valid_shell() {
+        for metric in [
+            "http_5xx_rate",
+            "p99_latency",
+            "cpu",
+            "memory",
+            "db_connections",
+            "slow_query",
+            "queue_depth",
+            "disk_used",
+            "ssl_certificate",
+            "dns_failures",
+            "pod_restarts",
+            "cache_hit_ratio",
+            "packet_loss",
+            "other",
+        ] {
+            let mut alert = alert();
+            alert.metric_name = metric.into();
+            let job = build_job(&alert, &builtin_commands(&alert), CONTEXT);
+            for step in &job.sequence.commands {
+                let output = std::process::Command::new("sh").arg("-n").arg("-c").arg(&step.script).output().unwrap();
+                let stderr = String::from_utf8_lossy(&output.stderr);
+                assert!(output.status.success(), "{metric} / {}: {stderr}\n{}", step.description, step.script);
+            }
+        }
+    }
+
+    #[test]
     fn long_names_are_cut() {
         let name = job_name(&"very long summary ".repeat(20));
         assert_eq!(name.chars().count(), MAX_JOB_NAME_CHARS);
