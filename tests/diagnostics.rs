@@ -415,3 +415,102 @@ async fn a_generated_job_runs_and_posts_its_evidence_as_an_incident_note() {
     assert!(content.contains("Node: runner-1"), "{content}");
     assert!(!work.path().join("demogen-diagnostics-4242.txt").exists(), "the evidence file is removed");
 }
+
+/// A chat model for the model-assisted path: answers by question, so concurrent job questions get the
+/// right answers in any order, and records every request.
+#[derive(Debug, Default)]
+struct ScriptedModel {
+    requests: std::sync::Mutex<Vec<demogen::llm::ChatRequest>>,
+}
+
+#[async_trait::async_trait]
+impl demogen::llm::ChatModel for ScriptedModel {
+    fn label(&self) -> String {
+        "scripted:test".into()
+    }
+
+    async fn complete(&self, request: &demogen::llm::ChatRequest) -> Result<String, demogen::llm::LlmError> {
+        self.requests.lock().unwrap().push(request.clone());
+        let prompt = &request.messages[0].content;
+        if request.json_schema.as_ref().unwrap().name == "diagnostics_selection" {
+            // 9 is a change event, 99 is out of range, 3 is repeated.
+            return Ok(r#"{"indices": [3, 9, 99, 3, 0]}"#.into());
+        }
+        if prompt.contains("Login failure rate") {
+            return Ok("steps:\n  - kubectl get pods".into()); // never usable: falls back to the built-in commands
+        }
+        if request.messages.len() == 1 {
+            return Ok("steps:\n  - kubectl get pods".into()); // YAML instead of JSON: re-asked
+        }
+        let slug = prompt.split("label `app=").nth(1).and_then(|rest| rest.split('`').next()).unwrap();
+        Ok(json!({"steps": [
+            {"description": "model: pods", "command": format!("kubectl get pods -n production -l app={slug}")},
+            {"description": "model: events", "command": format!("kubectl get events -n production | grep {slug}")}
+        ]})
+        .to_string())
+    }
+}
+
+#[tokio::test]
+async fn the_model_path_checks_every_answer_and_falls_back_per_job() {
+    use demogen::diagnostics::{generate_diagnostics, DiagnosticsDeps, DiagnosticsRequest};
+
+    let data = tempfile::tempdir().unwrap();
+    let storage = demogen::storage::Storage::open(data.path(), 1 << 20).unwrap();
+    for (name, content) in
+        [(NARRATIVE, NARRATIVE_TEXT.to_owned()), (EVENTS, major_events()), (CHANGES, change_events())]
+    {
+        storage.write_file(ORG, name, content, None).await.unwrap();
+    }
+    let prompts = demogen::prompts::PromptLibrary::new(data.path().join("no-prompts-here"));
+    let model = ScriptedModel::default();
+    let deps = DiagnosticsDeps {
+        storage: &storage,
+        prompts: &prompts,
+        chat_model: Some(&model),
+        token_storage_path: "keys/demogen/pagerduty-api-token",
+    };
+    let request = DiagnosticsRequest {
+        org: ORG.into(),
+        scenario: "major".into(),
+        narrative_file: NARRATIVE.into(),
+        files: vec![EVENTS.into(), CHANGES.into()],
+        max_jobs: Some(4),
+    };
+    let outcome = generate_diagnostics(deps, request).await.unwrap();
+    assert_eq!(outcome.provider, "scripted:test");
+    let jobs = &outcome.document.diagnostics;
+    let indices: Vec<u32> = jobs.iter().map(|j| j.event_index).collect();
+    assert_eq!(indices, vec![3, 0, 5, 4], "valid model choices, then the deterministic ranking");
+
+    for job in jobs {
+        check_job_yaml(&job.yaml, 2).unwrap();
+        let steps = steps(&job.yaml);
+        let from_model = steps.iter().any(|(description, _)| description.starts_with("model: "));
+        if job.event_summary == "Login failure rate above 30%" {
+            assert!(!from_model, "three unusable answers give the built-in commands");
+            assert!(steps.iter().any(|(_, script)| script.contains("grep -cE")), "built-in 5xx count");
+        } else {
+            assert!(from_model, "{}: the corrected answer is used", job.event_summary);
+            assert_eq!(steps.len(), 4, "header, the model's two steps, note");
+        }
+    }
+
+    let requests = model.requests.lock().unwrap().clone();
+    let selection_requests =
+        requests.iter().filter(|r| r.json_schema.as_ref().unwrap().name == "diagnostics_selection");
+    assert_eq!(selection_requests.count(), 1, "bad indices are dropped, not re-asked");
+    let login_requests: Vec<_> = requests
+        .iter()
+        .filter(|r| r.json_schema.as_ref().unwrap().name == "diagnostic_steps")
+        .filter(|r| r.messages[0].content.contains("Login failure rate above 30%"))
+        .collect();
+    assert_eq!(login_requests.len(), 3, "three attempts before falling back");
+    let re_ask = login_requests.iter().find(|r| r.messages.len() == 3).unwrap();
+    assert!(re_ask.messages[2].content.contains("holds no JSON object"), "the re-ask carries the problem");
+    assert_eq!(requests.len(), 1 + 3 + 2 * 3, "selection, 3 for the fallback job, 2 for each other job");
+
+    let saved = storage.read_file(ORG, &outcome.diagnostics_filename).await.unwrap();
+    let saved: demogen::diagnostics::DiagnosticsDocument = serde_json::from_str(&saved.content).unwrap();
+    assert_eq!(saved, outcome.document);
+}
