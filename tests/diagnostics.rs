@@ -514,3 +514,35 @@ async fn the_model_path_checks_every_answer_and_falls_back_per_job() {
     let saved: demogen::diagnostics::DiagnosticsDocument = serde_json::from_str(&saved.content).unwrap();
     assert_eq!(saved, outcome.document);
 }
+
+/// The diagnostics document names its job files before they exist: the storage group save hands the final
+/// names to the content builder, including when a name of the same second is taken and `_2` is used.
+#[tokio::test]
+async fn linked_group_saves_name_their_companions_correctly() {
+    let data = tempfile::tempdir().unwrap();
+    let storage = demogen::storage::Storage::open(data.path(), 1 << 20).unwrap();
+    let group =
+        || vec![("diagnostics".to_owned(), "json".to_owned()), ("diagnostics_job1_x".to_owned(), "yaml".to_owned())];
+    let contents = |names: &[String]| vec![json!({ "job": names[1] }).to_string(), format!("- name: {}\n", names[1])];
+    let mut all_names = std::collections::HashSet::new();
+    for _ in 0..3 {
+        let names = storage.save_new_files_linked(ORG, group(), contents).await.unwrap();
+        assert!(names[0].starts_with("diagnostics_") && names[1].starts_with("diagnostics_job1_x_"));
+        assert_eq!(
+            names[0]["diagnostics".len()..names[0].len() - 5],
+            names[1]["diagnostics_job1_x".len()..names[1].len() - 5],
+            "one timestamp and suffix per group"
+        );
+        let document: Value = serde_json::from_str(&storage.read_file(ORG, &names[0]).await.unwrap().content).unwrap();
+        assert_eq!(document["job"], names[1].as_str(), "the document names the file saved with it");
+        assert_eq!(storage.read_file(ORG, &names[1]).await.unwrap().content, format!("- name: {}\n", names[1]));
+        assert!(all_names.insert(names[0].clone()) && all_names.insert(names[1].clone()), "names are never reused");
+    }
+    let bad = storage
+        .save_new_files_linked(ORG, group(), |_: &[String]| vec!["{not json".to_owned(), "x".to_owned()])
+        .await
+        .unwrap_err();
+    assert!(bad.to_string().contains("not valid JSON"), "{bad}");
+    let listed = storage.list_files(ORG, 100, "").await.unwrap().items.len();
+    assert_eq!(listed, 6, "a refused group leaves nothing behind");
+}
