@@ -406,6 +406,8 @@ mod tests {
         assert_eq!(classify(&alert("", "p99 latency above objective", "")), MetricKind::Latency);
         assert_eq!(classify(&alert("", "Something odd happened", "Storage volume")), MetricKind::Disk);
         assert_eq!(classify(&alert("", "Something odd happened", "Gateway")), MetricKind::Generic);
+        assert_eq!(classify(&alert("", "Room booking page slow", "")), MetricKind::Latency, "words, not substrings");
+        assert_eq!(classify(&alert("", "Checkout pods OOMKilled", "")), MetricKind::Memory);
         let old = json!({"event_action": "trigger", "payload": {"summary": "DataDog detected an overload",
             "severity": "critical", "custom_details": {"service_name": "Catalog", "cache_overload": true}}});
         assert_eq!(classify(&EventFacts::from_event(&old, 0, "f", 0)), MetricKind::Cache);

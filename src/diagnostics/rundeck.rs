@@ -207,6 +207,7 @@ fn job_description(alert: &EventFacts) -> String {
         };
         lines.push(format!("- **Metric:** {}{value}", alert.metric_name));
     }
+    lines.push(format!("- **Event:** element {} of `{}`", alert.index_in_file, alert.file));
     lines.push(String::new());
     lines.push(
         "Gathers evidence on the nodes matched by `target_nodes` and posts it to the PagerDuty incident \
@@ -468,7 +469,9 @@ mod tests {
         let name = first["name"].as_str().unwrap();
         assert!(name.starts_with("Diagnose: Checkout API 5xx - error rate"), "{name}");
         assert!(!name.contains('/'));
-        assert!(first["description"].as_str().unwrap().contains("\"Checkout API 5xx / error rate above 5%"));
+        let description = first["description"].as_str().unwrap();
+        assert!(description.contains("\"Checkout API 5xx / error rate above 5%"), "{description}");
+        assert!(description.contains("element 3 of `major_events_1.json`"), "{description}");
         assert_eq!(first["group"].as_str(), Some("AcmeBank/diagnostics/major"));
         assert_eq!(first["uuid"], first["id"]);
         assert!(uuid::Uuid::parse_str(first["uuid"].as_str().unwrap()).is_ok());
