@@ -16,7 +16,7 @@ use crate::prompts::PromptLibrary;
 
 /// Answers tried per question before falling back.
 pub const MAX_ATTEMPTS: usize = 3;
-const MIN_STEPS: usize = 2;
+const MIN_STEPS: usize = super::MIN_DIAGNOSTIC_STEPS;
 const MAX_STEPS: usize = 8;
 const MAX_DESCRIPTION_CHARS: usize = 200;
 const MAX_COMMAND_CHARS: usize = 2000;
