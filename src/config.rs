@@ -135,6 +135,11 @@ pub struct ServeConfig {
     #[arg(long, env = "DEMOGEN_MAX_ACTIVE_SENDS", default_value_t = 8)]
     pub max_active_sends: usize,
 
+    /// Rundeck key storage path of the PagerDuty REST API token that generated diagnostic jobs use to post
+    /// their evidence to the incident (the jobs hold only this path, never the token).
+    #[arg(long, env = "DEMOGEN_RUNDECK_TOKEN_PATH", default_value = "keys/demogen/pagerduty-api-token")]
+    pub rundeck_token_path: String,
+
     /// Largest file read or written, in bytes.
     #[arg(long, env = "DEMOGEN_MAX_FILE_BYTES", default_value_t = 8 * 1024 * 1024)]
     pub max_file_bytes: u64,
@@ -160,6 +165,7 @@ impl std::fmt::Debug for ServeConfig {
             .field("openai_model", &self.openai_model)
             .field("events_url", &self.events_url)
             .field("change_events_url", &self.change_events_url)
+            .field("rundeck_token_path", &self.rundeck_token_path)
             .finish_non_exhaustive()
     }
 }

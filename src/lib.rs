@@ -4,6 +4,7 @@
 
 pub mod api;
 pub mod config;
+pub mod diagnostics;
 pub mod generate;
 pub mod llm;
 pub mod prompts;

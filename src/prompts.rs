@@ -29,6 +29,8 @@ const EMBEDDED: &[(&str, &str)] = &[
     ("change_events_partial", include_str!("../prompts/change_events_partial.md")),
     ("change_events_well", include_str!("../prompts/change_events_well.md")),
     ("change_events_custom", include_str!("../prompts/change_events_custom.md")),
+    ("diagnostics_select", include_str!("../prompts/diagnostics_select.md")),
+    ("diagnostics_job", include_str!("../prompts/diagnostics_job.md")),
 ];
 
 fn embedded(name: &str) -> Option<&'static str> {

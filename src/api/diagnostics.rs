@@ -3,11 +3,47 @@
 use tonic::Status;
 
 use super::AppState;
+use crate::diagnostics::{self, DiagnosticsDeps, DiagnosticsDocument, DiagnosticsRequest};
 use crate::pb;
 
 pub(super) async fn generate_diagnostics(
-    _state: &AppState,
-    _request: pb::GenerateDiagnosticsRequest,
+    state: &AppState,
+    request: pb::GenerateDiagnosticsRequest,
 ) -> Result<pb::GenerateDiagnosticsResponse, Status> {
-    Err(Status::unimplemented("GenerateDiagnostics is not implemented yet (issue 5: diagnostics)"))
+    let deps = DiagnosticsDeps {
+        storage: &state.storage,
+        prompts: &state.prompts,
+        chat_model: state.chat_model.as_deref(),
+        token_storage_path: &state.config.rundeck_token_path,
+    };
+    let request = DiagnosticsRequest {
+        org: request.org_name,
+        scenario: request.scenario,
+        narrative_file: request.narrative_file,
+        files: request.files,
+        max_jobs: request.max_jobs,
+    };
+    let outcome = diagnostics::generate_diagnostics(deps, request).await?;
+    Ok(pb::GenerateDiagnosticsResponse {
+        diagnostics: Some(document_to_proto(outcome.document)),
+        diagnostics_filename: outcome.diagnostics_filename,
+    })
+}
+
+fn document_to_proto(document: DiagnosticsDocument) -> pb::Diagnostics {
+    pb::Diagnostics {
+        scenario: document.scenario,
+        narrative: document.narrative,
+        diagnostics: document
+            .diagnostics
+            .into_iter()
+            .map(|job| pb::DiagnosticJob {
+                event_index: job.event_index,
+                event_summary: job.event_summary,
+                job_name: job.job_name,
+                filename: job.filename,
+                yaml: job.yaml,
+            })
+            .collect(),
+    }
 }

@@ -3,6 +3,7 @@
 
 use tonic::Status;
 
+use crate::diagnostics::DiagnosticsError;
 use crate::generate::{FailureCause, GenerateError};
 use crate::llm::LlmError;
 use crate::storage::StorageError;
@@ -46,6 +47,30 @@ impl From<GenerateError> for Status {
                     // the configuration or the request is needed before a retry can succeed.
                     Status::failed_precondition(message)
                 }
+            }
+        }
+    }
+}
+
+impl From<DiagnosticsError> for Status {
+    fn from(error: DiagnosticsError) -> Self {
+        let message = error.to_string();
+        match error {
+            DiagnosticsError::InvalidArgument { .. } | DiagnosticsError::NotAnEventsArray { .. } => {
+                Status::invalid_argument(message)
+            }
+            // Keep the storage error's code (NOT_FOUND, INVALID_ARGUMENT, …) and add the field it came from.
+            DiagnosticsError::ReadFile { source, .. } | DiagnosticsError::Save(source) => {
+                Status::new(Status::from(source).code(), message)
+            }
+            DiagnosticsError::NoTriggerAlerts { .. } => Status::failed_precondition(message),
+            DiagnosticsError::Llm(LlmError::Unavailable(_)) => Status::unavailable(message),
+            DiagnosticsError::Llm(LlmError::Rejected(_) | LlmError::BadAnswer(_)) => {
+                Status::failed_precondition(message)
+            }
+            DiagnosticsError::Prompt(_) | DiagnosticsError::InvalidJob { .. } => {
+                tracing::error!(error = %message, "diagnostics failure");
+                Status::internal(message)
             }
         }
     }

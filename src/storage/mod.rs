@@ -183,6 +183,18 @@ impl Storage {
         let org = sanitize_org(org)?;
         self.blocking(move |inner| inner.save_new_files(&org, &files, SystemTime::now())).await
     }
+
+    /// Like `save_new_files`, for a group whose contents name each other (a document listing its companion
+    /// files): `contents` receives the group's final names and returns each file's content, in order.
+    pub async fn save_new_files_linked(
+        &self,
+        org: &str,
+        names: Vec<(String, String)>,
+        contents: impl Fn(&[String]) -> Vec<String> + Send + 'static,
+    ) -> Result<Vec<String>> {
+        let org = sanitize_org(org)?;
+        self.blocking(move |inner| inner.save_new_files_with(&org, &names, &contents, SystemTime::now())).await
+    }
 }
 
 impl StorageInner {
@@ -362,46 +374,66 @@ impl StorageInner {
     }
 
     fn save_new_files(&self, org: &str, files: &[NewFile], now: SystemTime) -> Result<Vec<String>> {
-        for file in files {
-            validate_file_name(&format!("{}_x.{}", file.prefix, file.extension))?;
-            self.check_content(&format!("{}.{}", file.prefix, file.extension), &file.content)?;
+        let names: Vec<(String, String)> = files.iter().map(|f| (f.prefix.clone(), f.extension.clone())).collect();
+        let contents: Vec<String> = files.iter().map(|f| f.content.clone()).collect();
+        self.save_new_files_with(org, &names, &|_: &[String]| contents.clone(), now)
+    }
+
+    /// Saves `(prefix, extension)` files under fresh names of one timestamp; `contents` gives the content of
+    /// each file for the names being tried.
+    fn save_new_files_with(
+        &self,
+        org: &str,
+        files: &[(String, String)],
+        contents: &dyn Fn(&[String]) -> Vec<String>,
+        now: SystemTime,
+    ) -> Result<Vec<String>> {
+        for (prefix, extension) in files {
+            validate_file_name(&format!("{prefix}_x.{extension}"))?;
         }
         let dir = self.org_dir_create(org)?;
-        let mut temps = Vec::with_capacity(files.len());
-        let cleanup = |temps: &[PathBuf]| temps.iter().for_each(|t| drop(fs::remove_file(t)));
-        for file in files {
-            match write_temp_file(&dir, file.content.as_bytes()) {
-                Ok(temp) => temps.push(temp),
-                Err(e) => {
-                    cleanup(&temps);
-                    return Err(e);
+        let timestamp = naming::timestamp(now);
+        for attempt in 0..10_000u32 {
+            let names: Vec<String> = files
+                .iter()
+                .map(|(prefix, extension)| naming::generated_name(prefix, &timestamp, attempt, extension))
+                .collect();
+            let texts = contents(&names);
+            if texts.len() != names.len() {
+                return Err(StorageError::Io {
+                    action: "saving a file group".into(),
+                    source: std::io::Error::other("content count does not match the file count"),
+                });
+            }
+            for (name, text) in names.iter().zip(&texts) {
+                self.check_content(name, text)?;
+            }
+            let mut temps = Vec::with_capacity(texts.len());
+            let cleanup = |temps: &[PathBuf]| temps.iter().for_each(|t| drop(fs::remove_file(t)));
+            for text in &texts {
+                match write_temp_file(&dir, text.as_bytes()) {
+                    Ok(temp) => temps.push(temp),
+                    Err(e) => {
+                        cleanup(&temps);
+                        return Err(e);
+                    }
                 }
             }
-        }
-        let timestamp = naming::timestamp(now);
-        let result = (0..10_000u32)
-            .find_map(|attempt| {
-                let names: Vec<String> = files
-                    .iter()
-                    .map(|f| naming::generated_name(&f.prefix, &timestamp, attempt, &f.extension))
-                    .collect();
-                match link_all(&dir, &temps, &names) {
-                    Ok(()) => Some(Ok(names)),
-                    Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => None,
-                    Err(e) => Some(Err(io_error(format!("saving files of organization {org:?}"))(e))),
+            let linked = link_all(&dir, &temps, &names);
+            cleanup(&temps);
+            match linked {
+                Ok(()) => {
+                    sync_dir(&dir);
+                    return Ok(names);
                 }
-            })
-            .unwrap_or_else(|| {
-                Err(StorageError::Io {
-                    action: "choosing a free file name".into(),
-                    source: std::io::Error::other("too many files with the same timestamp"),
-                })
-            });
-        cleanup(&temps);
-        if result.is_ok() {
-            sync_dir(&dir);
+                Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => continue,
+                Err(e) => return Err(io_error(format!("saving files of organization {org:?}"))(e)),
+            }
         }
-        result
+        Err(StorageError::Io {
+            action: "choosing a free file name".into(),
+            source: std::io::Error::other("too many files with the same timestamp"),
+        })
     }
 }
 
