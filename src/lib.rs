@@ -9,6 +9,7 @@ pub mod prompts;
 pub mod scenario;
 pub mod server;
 pub mod storage;
+pub mod template;
 
 /// Generated protobuf and gRPC code of `demogen.v1`.
 pub mod pb {
