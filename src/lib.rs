@@ -4,6 +4,7 @@
 
 pub mod api;
 pub mod config;
+pub mod dispatch;
 pub mod llm;
 pub mod prompts;
 pub mod scenario;

@@ -3,6 +3,7 @@
 
 use tonic::Status;
 
+use crate::dispatch::DispatchError;
 use crate::storage::StorageError;
 
 impl From<StorageError> for Status {
@@ -22,6 +23,23 @@ impl From<StorageError> for Status {
                 tracing::error!(error = %message, "storage failure");
                 Status::internal(message)
             }
+        }
+    }
+}
+
+impl From<DispatchError> for Status {
+    fn from(error: DispatchError) -> Self {
+        let message = error.to_string();
+        match error {
+            DispatchError::Storage(storage_error) => storage_error.into(),
+            DispatchError::InvalidRequest { .. }
+            | DispatchError::UnreadableFile { .. }
+            | DispatchError::EmptyFile { .. }
+            | DispatchError::InvalidSchedule { .. }
+            | DispatchError::InvalidEvent { .. }
+            | DispatchError::Placeholder { .. }
+            | DispatchError::TooManySends { .. } => Status::invalid_argument(message),
+            DispatchError::TooManyRuns { .. } => Status::resource_exhausted(message),
         }
     }
 }

@@ -214,14 +214,32 @@ fn domain_name(context: &mut RenderContext) -> String {
 
 const DOMAIN_WORDS: &[&str] = &[
     "acme", "apex", "atlas", "beacon", "bright", "cedar", "cobalt", "delta", "ember", "falcon", "harbor", "helix",
-    "summit", "lumen", "maple", "nimbus", "orbit", "pioneer", "quartz", "river", "sierra", "terra", "vector",
-    "willow",
+    "summit", "lumen", "maple", "nimbus", "orbit", "pioneer", "quartz", "river", "sierra", "terra", "vector", "willow",
 ];
 
 const DOMAIN_SUFFIXES: &[&str] = &["com", "net", "org", "io", "biz", "info"];
 
 const DEPARTMENTS: &[&str] = &[
-    "Automotive", "Baby", "Beauty", "Books", "Clothing", "Computers", "Electronics", "Games", "Garden", "Grocery",
-    "Health", "Home", "Industrial", "Jewelery", "Kids", "Movies", "Music", "Outdoors", "Shoes", "Sports", "Tools",
+    "Automotive",
+    "Baby",
+    "Beauty",
+    "Books",
+    "Clothing",
+    "Computers",
+    "Electronics",
+    "Games",
+    "Garden",
+    "Grocery",
+    "Health",
+    "Home",
+    "Industrial",
+    "Jewelery",
+    "Kids",
+    "Movies",
+    "Music",
+    "Outdoors",
+    "Shoes",
+    "Sports",
+    "Tools",
     "Toys",
 ];

@@ -13,7 +13,10 @@ pub enum Expr {
     Add(Box<Expr>, Box<Expr>),
     Negate(Box<Expr>),
     /// A call of a dotted name, e.g. `faker.internet.ip()`.
-    Call { name: String, args: Vec<Expr> },
+    Call {
+        name: String,
+        args: Vec<Expr>,
+    },
 }
 
 /// Why an expression does not parse; `column` counts characters from 1 inside the expression.
@@ -94,7 +97,8 @@ fn tokenize(source: &str) -> Result<Vec<(Token, usize)>, ParseError> {
         }
         if current.is_whitespace() {
             position += 1;
-        } else if current == '\'' || current == '"' || (current == '\\' && matches!(chars.get(position + 1), Some('"'))) {
+        } else if current == '\'' || current == '"' || (current == '\\' && matches!(chars.get(position + 1), Some('"')))
+        {
             let (text, next) = read_text(&chars, position)?;
             tokens.push((Token::Text(text), column));
             position = next;
@@ -348,11 +352,17 @@ mod tests {
         assert_eq!(
             parse_expression(r#"faker.helpers.arrayElement(["a", 'b']) + \"-cluster\""#),
             Ok(Expr::Add(
-                Box::new(call("faker.helpers.arrayElement", vec![Expr::List(vec![Expr::Text("a".into()), Expr::Text("b".into())])])),
+                Box::new(call(
+                    "faker.helpers.arrayElement",
+                    vec![Expr::List(vec![Expr::Text("a".into()), Expr::Text("b".into())])]
+                )),
                 Box::new(Expr::Text("-cluster".into()))
             ))
         );
-        assert_eq!(parse_expression("('a' + (1))"), Ok(Expr::Add(Box::new(Expr::Text("a".into())), Box::new(Expr::Number(1.0)))));
+        assert_eq!(
+            parse_expression("('a' + (1))"),
+            Ok(Expr::Add(Box::new(Expr::Text("a".into())), Box::new(Expr::Number(1.0))))
+        );
         assert_eq!(parse_expression("'it\\'s'"), Ok(Expr::Text("it's".into())));
     }
 

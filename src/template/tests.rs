@@ -45,7 +45,9 @@ fn renders_every_form_of_the_rules() {
     assert_eq!(render("{{ timestamp(-60) }}").unwrap(), "2025-04-18T11:59:00.000Z");
     let past = render("{{ timestamp(-1800, -60) }}").unwrap();
     let past = DateTime::parse_from_rfc3339(&past).unwrap().with_timezone(&Utc);
-    assert!(past >= fixed_now() - chrono::TimeDelta::seconds(1800) && past <= fixed_now() - chrono::TimeDelta::seconds(60));
+    assert!(
+        past >= fixed_now() - chrono::TimeDelta::seconds(1800) && past <= fixed_now() - chrono::TimeDelta::seconds(60)
+    );
 
     assert_eq!(render("{{ 1 + 2 }}").unwrap(), "3");
     assert_eq!(render("{{ ('a' + 1) + 2 }}").unwrap(), "a12");
@@ -71,7 +73,8 @@ fn seeded_renders_are_reproducible_and_fresh_per_render() {
 
 #[test]
 fn errors_name_the_expression_and_the_json_path() {
-    let events = json!([{}, {}, {}, { "payload": { "custom_details": { "hostname": "{{ faker.system.exec('rm') }}" } } }]);
+    let events =
+        json!([{}, {}, {}, { "payload": { "custom_details": { "hostname": "{{ faker.system.exec('rm') }}" } } }]);
     let error = render_placeholders(&events, &mut context(1)).unwrap_err();
     assert_eq!(error.path, "[3].payload.custom_details.hostname");
     assert_eq!(error.expression, "faker.system.exec('rm')");
@@ -108,7 +111,8 @@ fn options_braces_inside_a_placeholder_do_not_end_it() {
 #[test]
 fn substitution_replaces_calls_without_evaluating_them() {
     let substitute = |name: &str, _args: &[Expr]| (name == "faker.datatype.uuid").then(|| "{{$guid}}".to_owned());
-    let value = json!({ "id": "{{ 'evt-' + faker.datatype.uuid() }}", "n": "{{ faker.datatype.number({min:1,max:1}) }}" });
+    let value =
+        json!({ "id": "{{ 'evt-' + faker.datatype.uuid() }}", "n": "{{ faker.datatype.number({min:1,max:1}) }}" });
     let rendered = render_placeholders_with(&value, &mut context(1), &substitute).unwrap();
     assert_eq!(rendered, json!({ "id": "evt-{{$guid}}", "n": "1" }));
 }
