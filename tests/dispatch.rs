@@ -552,4 +552,10 @@ async fn export_postman_builds_a_runnable_collection() {
         .await
         .unwrap_err();
     assert_eq!(missing.code(), Code::NotFound);
+    let empty = client
+        .export_postman(pb::ExportPostmanRequest { org: "Acme".into(), filename: String::new() })
+        .await
+        .unwrap_err();
+    assert_eq!(empty.code(), Code::InvalidArgument);
+    assert!(empty.message().starts_with("filename"), "{}", empty.message());
 }

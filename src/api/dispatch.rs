@@ -9,8 +9,8 @@ use tonic::Status;
 use super::{AppState, SendEventsStream};
 use crate::dispatch::run::{prepare_run, start_run};
 use crate::dispatch::{
-    effective_speed, load_files, postman, validate_routing_key, EventKind, RunEvent, RunRequest, RunSummary, Schedule,
-    SendReport,
+    effective_speed, load_files, postman, validate_routing_key, DispatchError, EventKind, RunEvent, RunRequest,
+    RunSummary, Schedule, SendReport,
 };
 use crate::pb;
 use crate::pb::send_events_response::Event;
@@ -42,6 +42,10 @@ pub(super) async fn export_postman(
     request: pb::ExportPostmanRequest,
 ) -> Result<pb::ExportPostmanResponse, Status> {
     let org = sanitize_org(&request.org)?;
+    if request.filename.trim().is_empty() {
+        let reason = "give the events or change events file to export (see ListFiles)".to_owned();
+        return Err(DispatchError::InvalidRequest { field: "filename", reason }.into());
+    }
     let files = load_files(&state.storage, &request.org, std::slice::from_ref(&request.filename)).await?;
     let sender = &state.dispatcher.sender;
     let (collection_json, filename) =

@@ -299,4 +299,37 @@ mod tests {
         let huge = LoadedFile { name: "f.json".into(), kind: EventKind::Alert, events: vec![event; 11] };
         assert!(matches!(build_schedule(&[huge], 1.0), Err(DispatchError::TooManySends { total: 110011, .. })));
     }
+
+    proptest::proptest! {
+        #[test]
+        fn totals_follow_the_rule_and_nothing_panics(
+            offsets in proptest::collection::vec(proptest::option::of(-10.0f64..1000.0), 1..12),
+            repeats in proptest::collection::vec((0u32..20, 0.0f64..100.0), 0..4),
+            speed in 0.01f64..1000.0,
+        ) {
+            let events: Vec<Value> = offsets
+                .iter()
+                .map(|offset| {
+                    let entries: Vec<Value> =
+                        repeats.iter().map(|(c, o)| json!({ "repeat_count": c, "repeat_offset": o })).collect();
+                    match offset {
+                        Some(o) => json!({ "timing_metadata": { "schedule_offset": o }, "repeat_schedule": entries }),
+                        None => json!({ "repeat_schedule": entries }),
+                    }
+                })
+                .collect();
+            let file = LoadedFile { name: "f.json".into(), kind: EventKind::Alert, events };
+            match build_schedule(&[file], speed) {
+                Ok((schedule, sends)) => {
+                    let per_event = 1 + repeats.iter().map(|(c, _)| *c).sum::<u32>();
+                    proptest::prop_assert_eq!(schedule.total_sends, per_event * offsets.len() as u32);
+                    proptest::prop_assert_eq!(sends.len(), schedule.total_sends as usize);
+                    proptest::prop_assert!(sends.windows(2).all(|w| w[0].offset <= w[1].offset));
+                    let last = sends.last().unwrap().offset.as_secs_f64();
+                    proptest::prop_assert!((last - schedule.duration_s).abs() < 1e-6);
+                }
+                Err(error) => proptest::prop_assert!(offsets.iter().flatten().any(|o| *o < 0.0), "{error}"),
+            }
+        }
+    }
 }
