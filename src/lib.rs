@@ -5,12 +5,14 @@
 pub mod api;
 pub mod config;
 pub mod diagnostics;
+pub mod dispatch;
 pub mod generate;
 pub mod llm;
 pub mod prompts;
 pub mod scenario;
 pub mod server;
 pub mod storage;
+pub mod template;
 
 /// Generated protobuf and gRPC code of `demogen.v1`.
 pub mod pb {

@@ -24,6 +24,8 @@ pub enum StartError {
     Storage(#[from] crate::storage::StorageError),
     #[error("cannot listen on {addr}: {source}")]
     Bind { addr: SocketAddr, source: std::io::Error },
+    #[error("cannot build the HTTP client for PagerDuty: {0}")]
+    HttpClient(#[from] reqwest::Error),
     #[error("cannot build the reflection service: {0}")]
     Reflection(#[from] tonic_reflection::server::Error),
 }

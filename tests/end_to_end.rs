@@ -69,12 +69,8 @@ async fn generated_major_scenario_gets_five_importable_diagnostic_jobs() {
         .await
         .unwrap()
         .into_inner();
-    let diagnostics_files: Vec<&str> = listed
-        .files
-        .iter()
-        .filter(|f| f.kind == pb::FileKind::Diagnostics as i32)
-        .map(|f| f.name.as_str())
-        .collect();
+    let diagnostics_files: Vec<&str> =
+        listed.files.iter().filter(|f| f.kind == pb::FileKind::Diagnostics as i32).map(|f| f.name.as_str()).collect();
     assert_eq!(diagnostics_files.len(), 6, "the document and five jobs: {diagnostics_files:?}");
     assert!(diagnostics_files.contains(&diagnostics.diagnostics_filename.as_str()));
 }
@@ -105,7 +101,7 @@ impl Respond for DiagnosticsModel {
         if attempt == 1 {
             return completion("Sure! Here are some steps: run kubectl");
         }
-        let slug = prompt.split("deployment `").nth(1).and_then(|rest| rest.split('`').next()).unwrap();
+        let slug = prompt.split("label `app=").nth(1).and_then(|rest| rest.split('`').next()).unwrap();
         completion(
             &json!({"steps": [
                 {"description": "Pods of the service", "command": format!("kubectl -n production get pods -l app={slug}")},

@@ -15,6 +15,7 @@ use tokio_util::sync::CancellationToken;
 use tonic::{Request, Response, Status};
 
 use crate::config::ServeConfig;
+use crate::dispatch::Dispatcher;
 use crate::llm::ChatModel;
 use crate::pb;
 use crate::pb::demo_gen_service_server::DemoGenService;
@@ -31,14 +32,17 @@ pub struct AppState {
     pub chat_model: Option<Arc<dyn ChatModel>>,
     /// Cancelled when the server shuts down, so long-running calls can stop.
     pub shutdown: CancellationToken,
+    /// The PagerDuty sender and the limit on active send runs.
+    pub dispatcher: Dispatcher,
 }
 
 impl AppState {
-    pub fn new(config: ServeConfig, shutdown: CancellationToken) -> Result<Self, crate::storage::StorageError> {
+    pub fn new(config: ServeConfig, shutdown: CancellationToken) -> Result<Self, crate::server::StartError> {
         let storage = Storage::open(&config.data_dir, config.max_file_bytes)?;
         let prompts = PromptLibrary::new(&config.prompts_dir);
         let chat_model = build_chat_model(&config);
-        Ok(Self { config, storage, prompts, chat_model, shutdown })
+        let dispatcher = Dispatcher::new(&config)?;
+        Ok(Self { config, storage, prompts, chat_model, shutdown, dispatcher })
     }
 }
 

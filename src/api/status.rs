@@ -4,6 +4,7 @@
 use tonic::Status;
 
 use crate::diagnostics::DiagnosticsError;
+use crate::dispatch::DispatchError;
 use crate::generate::{FailureCause, GenerateError};
 use crate::llm::LlmError;
 use crate::storage::StorageError;
@@ -72,6 +73,23 @@ impl From<DiagnosticsError> for Status {
                 tracing::error!(error = %message, "diagnostics failure");
                 Status::internal(message)
             }
+        }
+    }
+}
+
+impl From<DispatchError> for Status {
+    fn from(error: DispatchError) -> Self {
+        let message = error.to_string();
+        match error {
+            DispatchError::Storage(storage_error) => storage_error.into(),
+            DispatchError::InvalidRequest { .. }
+            | DispatchError::UnreadableFile { .. }
+            | DispatchError::EmptyFile { .. }
+            | DispatchError::InvalidSchedule { .. }
+            | DispatchError::InvalidEvent { .. }
+            | DispatchError::Placeholder { .. }
+            | DispatchError::TooManySends { .. } => Status::invalid_argument(message),
+            DispatchError::TooManyRuns { .. } => Status::resource_exhausted(message),
         }
     }
 }

@@ -1,0 +1,335 @@
+//! Schedule maths: when each event of each file is sent. An alert is sent at its `schedule_offset` (top
+//! level, under `payload` or under `timing_metadata`), then for each `repeat_schedule` entry and
+//! i = 1..repeat_count at `schedule_offset + i × repeat_offset`. A change event is sent once at its offset
+//! (0 when it has none). `speed` divides every offset.
+
+use std::time::Duration;
+
+use serde_json::Value;
+
+use super::{DispatchError, EventKind, LoadedFile};
+
+/// Largest offset accepted in a file (a week); larger values are typos, and they would overflow timers.
+pub const MAX_OFFSET_S: f64 = 7.0 * 24.0 * 3600.0;
+/// Largest number of sends in one run.
+pub const MAX_SENDS: usize = 100_000;
+/// `repeat_offset` used when `repeat_schedule` is a bare count and the event gives no `repeat_offset`.
+pub const DEFAULT_REPEAT_OFFSET_S: f64 = 60.0;
+
+/// Summary of the sends of one event (the first stream message lists one per event).
+#[derive(Debug, Clone, PartialEq)]
+pub struct ScheduleEntry {
+    pub file: String,
+    pub index: usize,
+    pub summary: String,
+    pub kind: EventKind,
+    /// After speed.
+    pub initial_offset_s: f64,
+    pub total_repeats: u32,
+    pub total_sends: u32,
+    /// Offset of the second send after speed, 0 when there is none.
+    pub next_offset_s: f64,
+}
+
+/// The whole run's plan summary.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Schedule {
+    pub entries: Vec<ScheduleEntry>,
+    pub total_sends: u32,
+    /// Offset of the last send, after speed.
+    pub duration_s: f64,
+    pub speed: f64,
+}
+
+/// Which send of an event this is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Attempt {
+    Initial,
+    /// The n-th repeat, from 1, counted across all `repeat_schedule` entries.
+    Repeat(u32),
+}
+
+impl std::fmt::Display for Attempt {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Attempt::Initial => f.write_str("initial"),
+            Attempt::Repeat(n) => write!(f, "repeat {n}"),
+        }
+    }
+}
+
+/// One send of the run, in time order.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ScheduledSend {
+    /// Position in the schedule, from 0.
+    pub seq: u32,
+    /// Index of the file in the run's file list.
+    pub file_index: usize,
+    /// Index of the event in its file.
+    pub event_index: usize,
+    pub kind: EventKind,
+    pub attempt: Attempt,
+    /// When the send is due after the start, after speed.
+    pub offset: Duration,
+}
+
+/// Builds the schedule of the given files at the given (already validated) speed.
+pub fn build_schedule(files: &[LoadedFile], speed: f64) -> Result<(Schedule, Vec<ScheduledSend>), DispatchError> {
+    let mut entries = Vec::new();
+    let mut sends = Vec::new();
+    for (file_index, file) in files.iter().enumerate() {
+        for (event_index, event) in file.events.iter().enumerate() {
+            let invalid =
+                |reason: String| DispatchError::InvalidSchedule { file: file.name.clone(), index: event_index, reason };
+            let initial_s = schedule_offset(event).map_err(invalid)?;
+            let repeats = match file.kind {
+                EventKind::Change => Vec::new(),
+                EventKind::Alert => repeat_offsets(event, initial_s).map_err(invalid)?,
+            };
+            if sends.len() + 1 + repeats.len() > MAX_SENDS {
+                return Err(DispatchError::TooManySends { total: count_all(files), limit: MAX_SENDS });
+            }
+            let kind = file.kind;
+            sends.push((initial_s, file_index, event_index, kind, Attempt::Initial));
+            for (n, repeat_s) in repeats.iter().enumerate() {
+                sends.push((*repeat_s, file_index, event_index, kind, Attempt::Repeat(n as u32 + 1)));
+            }
+            let summary = event.pointer("/payload/summary").and_then(Value::as_str).unwrap_or_default().to_owned();
+            entries.push(ScheduleEntry {
+                file: file.name.clone(),
+                index: event_index,
+                summary,
+                kind,
+                initial_offset_s: initial_s / speed,
+                total_repeats: repeats.len() as u32,
+                total_sends: repeats.len() as u32 + 1,
+                next_offset_s: repeats.first().map_or(0.0, |s| s / speed),
+            });
+        }
+    }
+    // Stable: sends due at the same time keep file order, event order, then repeat order.
+    sends.sort_by(|a, b| a.0.total_cmp(&b.0));
+    let duration_s = sends.last().map_or(0.0, |send| send.0 / speed);
+    let sends: Vec<ScheduledSend> = sends
+        .into_iter()
+        .enumerate()
+        .map(|(seq, (offset_s, file_index, event_index, kind, attempt))| ScheduledSend {
+            seq: seq as u32,
+            file_index,
+            event_index,
+            kind,
+            attempt,
+            offset: Duration::from_secs_f64(offset_s / speed),
+        })
+        .collect();
+    let schedule = Schedule { entries, total_sends: sends.len() as u32, duration_s, speed };
+    Ok((schedule, sends))
+}
+
+/// Counts sends without building them, for the "too many sends" message; invalid events count as one.
+fn count_all(files: &[LoadedFile]) -> usize {
+    files
+        .iter()
+        .flat_map(|file| file.events.iter().map(move |event| (file.kind, event)))
+        .map(|(kind, event)| match kind {
+            EventKind::Change => 1,
+            EventKind::Alert => 1 + repeat_entries(event).unwrap_or_default().iter().map(|(c, _)| *c).sum::<usize>(),
+        })
+        .sum()
+}
+
+/// The initial offset in seconds (before speed).
+fn schedule_offset(event: &Value) -> Result<f64, String> {
+    let found = ["/schedule_offset", "/timing_metadata/schedule_offset", "/payload/schedule_offset"]
+        .into_iter()
+        .find_map(|pointer| event.pointer(pointer).map(|value| (pointer, value)));
+    let Some((pointer, value)) = found else { return Ok(0.0) };
+    let field = pointer.trim_start_matches('/').replace('/', ".");
+    seconds(value, &field)
+}
+
+fn seconds(value: &Value, field: &str) -> Result<f64, String> {
+    let number = match value {
+        Value::Number(number) => number.as_f64(),
+        Value::String(text) => text.trim().parse::<f64>().ok(),
+        Value::Null => Some(0.0),
+        _ => None,
+    };
+    match number {
+        Some(s) if s.is_finite() && (0.0..=MAX_OFFSET_S).contains(&s) => Ok(s),
+        Some(s) if s.is_finite() && s < 0.0 => {
+            Err(format!("{field} is {s}; offsets are seconds from the start, 0 or more"))
+        }
+        Some(s) if s.is_finite() => Err(format!("{field} is {s} s; at most {MAX_OFFSET_S} s (a week) is accepted")),
+        _ => Err(format!("{field} must be a number of seconds, found {value}")),
+    }
+}
+
+/// `(repeat_count, repeat_offset_s)` pairs. Accepts an array of `{repeat_count, repeat_offset}`, a single such
+/// object, a bare count (with the event's `repeat_offset` or 60 s), and missing/null/empty (no repeats).
+fn repeat_entries(event: &Value) -> Result<Vec<(usize, f64)>, String> {
+    let count = |value: &Value, field: &str| -> Result<usize, String> {
+        match value {
+            Value::Null => Ok(0),
+            other => {
+                let n = seconds(other, field)?;
+                if n.fract() != 0.0 || n > 10_000.0 {
+                    return Err(format!("{field} must be a whole number up to 10000, found {other}"));
+                }
+                Ok(n as usize)
+            }
+        }
+    };
+    let entry = |value: &Value, position: String| -> Result<(usize, f64), String> {
+        let object = value.as_object().ok_or_else(|| {
+            format!("repeat_schedule{position} must be an object {{\"repeat_count\": n, \"repeat_offset\": s}}, found {value}")
+        })?;
+        let repeat_count = count(
+            object.get("repeat_count").unwrap_or(&Value::Null),
+            &format!("repeat_schedule{position}.repeat_count"),
+        )?;
+        let repeat_offset = match object.get("repeat_offset") {
+            Some(value) => seconds(value, &format!("repeat_schedule{position}.repeat_offset"))?,
+            None if repeat_count == 0 => 0.0,
+            None => return Err(format!("repeat_schedule{position} has repeat_count but no repeat_offset")),
+        };
+        Ok((repeat_count, repeat_offset))
+    };
+    match event.get("repeat_schedule") {
+        None | Some(Value::Null) => Ok(Vec::new()),
+        Some(Value::Array(items)) => items.iter().enumerate().map(|(i, item)| entry(item, format!("[{i}]"))).collect(),
+        Some(object @ Value::Object(_)) => Ok(vec![entry(object, String::new())?]),
+        Some(bare) => {
+            let repeat_count = count(bare, "repeat_schedule")?;
+            let repeat_offset = match event.get("repeat_offset") {
+                Some(value) => seconds(value, "repeat_offset")?,
+                None => DEFAULT_REPEAT_OFFSET_S,
+            };
+            Ok(vec![(repeat_count, repeat_offset)])
+        }
+    }
+}
+
+/// Offsets (before speed) of every repeat of an event whose initial send is at `initial_s`.
+fn repeat_offsets(event: &Value, initial_s: f64) -> Result<Vec<f64>, String> {
+    let mut offsets = Vec::new();
+    for (repeat_count, repeat_offset) in repeat_entries(event)? {
+        if offsets.len() + repeat_count > MAX_SENDS {
+            return Err(format!("repeat_schedule asks for more than {MAX_SENDS} repeats"));
+        }
+        for i in 1..=repeat_count {
+            let offset = initial_s + i as f64 * repeat_offset;
+            if offset > MAX_OFFSET_S {
+                return Err(format!("repeat {i} would be sent at {offset} s; at most {MAX_OFFSET_S} s is accepted"));
+            }
+            offsets.push(offset);
+        }
+    }
+    Ok(offsets)
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+
+    fn file(name: &str, kind: EventKind, events: Value) -> LoadedFile {
+        LoadedFile { name: name.into(), kind, events: events.as_array().unwrap().clone() }
+    }
+
+    #[test]
+    fn offsets_repeats_and_speed() {
+        let alerts = file(
+            "major_events_1.json",
+            EventKind::Alert,
+            json!([
+                { "payload": { "summary": "a" }, "timing_metadata": { "schedule_offset": 30 },
+                  "repeat_schedule": [ { "repeat_count": 2, "repeat_offset": 60 }, { "repeat_count": 1, "repeat_offset": 100 } ] },
+                { "payload": { "summary": "b", "schedule_offset": 10 } },
+                { "schedule_offset": "5", "repeat_schedule": 2, "repeat_offset": 7 },
+                { "repeat_schedule": [] },
+            ]),
+        );
+        let changes = file(
+            "major_change_events_1.json",
+            EventKind::Change,
+            json!([{ "payload": { "summary": "deploy" }, "repeat_schedule": [ { "repeat_count": 3, "repeat_offset": 1 } ] }]),
+        );
+        let (schedule, sends) = build_schedule(&[alerts, changes], 2.0).unwrap();
+        // a: 30, 90, 150, 130; b: 10; third: 5, 12, 19; fourth: 0; change: 0 once.
+        assert_eq!(schedule.total_sends, 10);
+        assert_eq!(sends.len(), 10);
+        let offsets: Vec<f64> = sends.iter().map(|s| s.offset.as_secs_f64()).collect();
+        assert_eq!(offsets, vec![0.0, 0.0, 2.5, 5.0, 6.0, 9.5, 15.0, 45.0, 65.0, 75.0]);
+        assert_eq!(schedule.duration_s, 75.0);
+        assert_eq!(schedule.speed, 2.0);
+        assert!(sends.windows(2).all(|w| w[0].seq + 1 == w[1].seq));
+        let first = &schedule.entries[0];
+        assert_eq!(
+            (first.initial_offset_s, first.total_repeats, first.total_sends, first.next_offset_s),
+            (15.0, 3, 4, 45.0)
+        );
+        assert_eq!(schedule.entries[1].next_offset_s, 0.0);
+        let change = &schedule.entries[4];
+        assert_eq!((change.kind, change.total_sends, change.summary.as_str()), (EventKind::Change, 1, "deploy"));
+        let last = sends.last().unwrap();
+        assert_eq!((last.event_index, last.attempt), (0, Attempt::Repeat(2)));
+        assert_eq!(Attempt::Repeat(3).to_string(), "repeat 3");
+    }
+
+    #[test]
+    fn bad_timing_names_the_event_and_field() {
+        for (event, wanted) in [
+            (json!({ "timing_metadata": { "schedule_offset": -5 } }), "timing_metadata.schedule_offset is -5"),
+            (json!({ "schedule_offset": "soon" }), "schedule_offset must be a number"),
+            (
+                json!({ "repeat_schedule": [ { "repeat_count": 2 } ] }),
+                "repeat_schedule[0] has repeat_count but no repeat_offset",
+            ),
+            (json!({ "repeat_schedule": [ 3 ] }), "repeat_schedule[0] must be an object"),
+            (json!({ "repeat_schedule": [ { "repeat_count": 1.5, "repeat_offset": 1 } ] }), "whole number"),
+            (json!({ "schedule_offset": 1e12 }), "at most"),
+        ] {
+            let files = [file("f.json", EventKind::Alert, json!([{}, event]))];
+            let error = build_schedule(&files, 1.0).unwrap_err().to_string();
+            assert!(error.contains("\"f.json\", event [1]") && error.contains(wanted), "{error}");
+        }
+        let event = json!({ "repeat_schedule": [ { "repeat_count": 10000, "repeat_offset": 0 } ] });
+        let huge = LoadedFile { name: "f.json".into(), kind: EventKind::Alert, events: vec![event; 11] };
+        assert!(matches!(build_schedule(&[huge], 1.0), Err(DispatchError::TooManySends { total: 110011, .. })));
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn totals_follow_the_rule_and_nothing_panics(
+            offsets in proptest::collection::vec(proptest::option::of(-10.0f64..1000.0), 1..12),
+            repeats in proptest::collection::vec((0u32..20, 0.0f64..100.0), 0..4),
+            speed in 0.01f64..1000.0,
+        ) {
+            let events: Vec<Value> = offsets
+                .iter()
+                .map(|offset| {
+                    let entries: Vec<Value> =
+                        repeats.iter().map(|(c, o)| json!({ "repeat_count": c, "repeat_offset": o })).collect();
+                    match offset {
+                        Some(o) => json!({ "timing_metadata": { "schedule_offset": o }, "repeat_schedule": entries }),
+                        None => json!({ "repeat_schedule": entries }),
+                    }
+                })
+                .collect();
+            let file = LoadedFile { name: "f.json".into(), kind: EventKind::Alert, events };
+            match build_schedule(&[file], speed) {
+                Ok((schedule, sends)) => {
+                    let per_event = 1 + repeats.iter().map(|(c, _)| *c).sum::<u32>();
+                    proptest::prop_assert_eq!(schedule.total_sends, per_event * offsets.len() as u32);
+                    proptest::prop_assert_eq!(sends.len(), schedule.total_sends as usize);
+                    proptest::prop_assert!(sends.windows(2).all(|w| w[0].offset <= w[1].offset));
+                    let last = sends.last().unwrap().offset.as_secs_f64();
+                    proptest::prop_assert!((last - schedule.duration_s).abs() < 1e-6);
+                }
+                Err(error) => proptest::prop_assert!(offsets.iter().flatten().any(|o| *o < 0.0), "{error}"),
+            }
+        }
+    }
+}
