@@ -235,8 +235,8 @@ impl ChatModel for OpenAiChatModel {
 
     async fn complete(&self, request: &ChatRequest) -> Result<String, LlmError> {
         let body = self.build_request(request);
-        // Callers (Generate, diagnostics) already stop on shutdown by dropping this future; the policy needs no
-        // token of its own here, so it gets one that never fires.
+        // Cancelling means dropping this future (Generate does so on shutdown, tonic when the client leaves), so
+        // the shared policy gets a token that never fires.
         let never_cancelled = CancellationToken::new();
         let retried = self
             .retry_policy
