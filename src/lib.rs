@@ -9,6 +9,7 @@ pub mod dispatch;
 pub mod generate;
 pub mod llm;
 pub mod prompts;
+pub mod retry;
 pub mod scenario;
 pub mod server;
 pub mod storage;

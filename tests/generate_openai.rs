@@ -230,6 +230,38 @@ async fn invalid_answers_go_back_with_the_violations_and_the_repair_is_saved() {
 }
 
 #[tokio::test]
+async fn a_placeholder_that_cannot_render_goes_back_to_the_model() {
+    let mock = mock_llm(|ask| match (ask.task, ask.attempt) {
+        (Task::Events, 1) => {
+            let mut events: Vec<Value> = serde_json::from_str(&valid_answer(ask)).unwrap();
+            events[0]["payload"]["custom_details"]["hostname"] = json!("{{ faker.foo.bar() }}");
+            serde_json::to_string(&events).unwrap()
+        }
+        _ => valid_answer(ask),
+    })
+    .await;
+    let mut server = server_for(&mock, "gpt-4o", |_| {}).await;
+    let response = server.client.generate(generate_request(&[pb::Scenario::Well])).await.unwrap().into_inner();
+    assert!(response.failed_scenarios.is_empty());
+
+    let bodies = bodies(&mock).await;
+    assert_eq!(bodies.len(), 4, "narrative and change events once, events twice");
+    let events_repair = bodies
+        .iter()
+        .find(|body| ask_of(body).task == Task::Events && ask_of(body).attempt == 2)
+        .map(|body| body["messages"].as_array().unwrap().last().unwrap()["content"].as_str().unwrap().to_owned())
+        .expect("a second events request");
+    assert!(
+        events_repair.contains(
+            "events[0].payload.custom_details.hostname: the placeholder {{ faker.foo.bar() }} cannot be rendered"
+        ),
+        "{events_repair}"
+    );
+    assert!(events_repair.contains("unknown function `faker.foo.bar`"), "{events_repair}");
+    assert!(!response.events["well"].contains("faker.foo"), "the repaired answer is saved");
+}
+
+#[tokio::test]
 async fn a_rate_limit_is_retried_then_succeeds() {
     let mock = MockServer::start().await;
     Mock::given(method("POST"))

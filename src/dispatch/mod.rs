@@ -7,7 +7,6 @@
 
 pub mod event_body;
 pub mod postman;
-pub mod retry;
 pub mod run;
 pub mod schedule;
 pub mod sender;
@@ -18,11 +17,11 @@ use serde_json::Value;
 use tokio::sync::Semaphore;
 
 use crate::config::ServeConfig;
+use crate::retry::RetryPolicy;
 use crate::scenario::{parse_event_array, EventFileError};
 use crate::storage::{Storage, StorageError};
 use crate::template::TemplateError;
 
-pub use retry::RetryPolicy;
 pub use run::{RunEvent, RunRequest, RunSummary, SendReport};
 pub use schedule::{Schedule, ScheduleEntry, ScheduledSend};
 pub use sender::Sender;

@@ -7,8 +7,8 @@ use serde_json::Value;
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
-use super::retry::{is_retryable_error, is_retryable_status, parse_retry_after, Attempt, RetryPolicy};
 use super::EventKind;
+use crate::retry::{is_retryable_error, is_retryable_status, parse_retry_after, Attempt, RetryPolicy};
 
 /// Longest part of a response body kept in a result.
 const MAX_RESPONSE_CHARS: usize = 4096;

@@ -4,10 +4,11 @@
 //! Decisions made here and nowhere else:
 //! - Base URL, key and model come only from `ServeConfig`; async-openai's environment defaults are overridden.
 //! - Our own reqwest client carries the connect and total timeouts (async-openai's has none).
-//! - Retries: async-openai's built-in retry layer is replaced by a bare `ReqwestService`, so the single retry
-//!   policy is `retry_policy` below: connect failures, 429 (except `insufficient_quota`) and 5xx are retried
-//!   `llm_retries` times with exponential backoff and jitter; a request that hit the total timeout is not
-//!   retried (a hanging server would otherwise hold a Generate for several timeouts).
+//! - Retries: async-openai's built-in retry layer is replaced by a bare `ReqwestService`, so requests go
+//!   through the shared `crate::retry::RetryPolicy` only (`llm_retries` retries, backoff with jitter capped at
+//!   `MAX_BACKOFF`). Which failures are retryable is decided here (`classify`): connect failures, 429 (except
+//!   `insufficient_quota`) and 5xx are; a request that hit the total timeout is not (a hanging server would
+//!   otherwise hold a Generate for several timeouts).
 //! - Model quirks are one capability check (`ModelCapabilities::of`), not scattered conditions.
 
 use std::time::Duration;
@@ -21,8 +22,11 @@ use async_openai::types::chat::{
 };
 use async_openai::Client;
 
+use tokio_util::sync::CancellationToken;
+
 use super::{ChatModel, ChatRequest, ChatRole, LlmError};
 use crate::config::ServeConfig;
+use crate::retry::{Attempt, RetryPolicy};
 
 /// First retry delay; doubles per retry up to `MAX_BACKOFF`.
 const FIRST_BACKOFF: Duration = Duration::from_millis(400);
@@ -96,6 +100,7 @@ pub struct OpenAiChatModel {
     client: Client<OpenAIConfig>,
     settings: OpenAiSettings,
     capabilities: ModelCapabilities,
+    retry_policy: RetryPolicy,
 }
 
 impl std::fmt::Debug for OpenAiChatModel {
@@ -119,7 +124,8 @@ impl OpenAiChatModel {
         // A bare ReqwestService replaces async-openai's default stack, which retries on its own.
         let client = Client::build(http.clone(), config).with_http_service(ReqwestService::new(http));
         let capabilities = ModelCapabilities::of(&settings.model);
-        Ok(Self { client, settings, capabilities })
+        let retry_policy = RetryPolicy::new(settings.retries, settings.first_backoff).with_max_delay(MAX_BACKOFF);
+        Ok(Self { client, settings, capabilities, retry_policy })
     }
 
     fn build_request(&self, request: &ChatRequest) -> CreateChatCompletionRequest {
@@ -152,57 +158,61 @@ impl OpenAiChatModel {
         body
     }
 
-    async fn attempt(&self, body: &CreateChatCompletionRequest) -> Result<String, Attempt> {
-        let response =
-            self.client.chat().create(body.clone()).await.map_err(|error| classify(error, &self.settings))?;
+    /// One HTTP request, judged for the shared retry policy.
+    async fn attempt(&self, body: &CreateChatCompletionRequest) -> Attempt<Result<String, LlmError>> {
+        let response = match self.client.chat().create(body.clone()).await {
+            Ok(response) => response,
+            Err(error) => return classify(error, &self.settings),
+        };
         let choice = response.choices.into_iter().next();
         match choice.and_then(|choice| choice.message.content) {
-            Some(content) if !content.trim().is_empty() => Ok(content),
-            _ => Err(Attempt::Final(LlmError::BadAnswer("the answer had no text content".into()))),
+            Some(content) if !content.trim().is_empty() => Attempt::Done(Ok(content)),
+            _ => Attempt::Done(Err(LlmError::BadAnswer("the answer had no text content".into()))),
         }
     }
 }
 
-/// Outcome of one failed HTTP attempt.
-enum Attempt {
-    Retry(LlmError),
-    Final(LlmError),
+fn retryable(error: LlmError) -> Attempt<Result<String, LlmError>> {
+    // async-openai does not expose response headers, so there is no Retry-After hint to pass on.
+    Attempt::Retry { last: Err(error), retry_after: None }
 }
 
-/// The retry policy's view of an error: which failures are worth another attempt.
-fn classify(error: OpenAIError, settings: &OpenAiSettings) -> Attempt {
+fn not_retryable(error: LlmError) -> Attempt<Result<String, LlmError>> {
+    Attempt::Done(Err(error))
+}
+
+/// Which failures are worth another attempt; the waiting and the budget are the shared policy's.
+fn classify(error: OpenAIError, settings: &OpenAiSettings) -> Attempt<Result<String, LlmError>> {
     match error {
-        OpenAIError::Reqwest(error) if error.is_timeout() => Attempt::Final(LlmError::Unavailable(format!(
+        OpenAIError::Reqwest(error) if error.is_timeout() => not_retryable(LlmError::Unavailable(format!(
             "no answer from {} within the {:.1} s timeout (DEMOGEN_LLM_TIMEOUT_S)",
             settings.base_url,
             settings.total_timeout.as_secs_f64()
         ))),
-        OpenAIError::Reqwest(error) => Attempt::Retry(LlmError::Unavailable(format!(
-            "cannot reach {}: {}",
-            settings.base_url,
-            error_chain(&error)
-        ))),
+        OpenAIError::Reqwest(error) => {
+            retryable(LlmError::Unavailable(format!("cannot reach {}: {}", settings.base_url, error_chain(&error))))
+        }
         OpenAIError::ApiError(response) => {
             let status = response.status_code;
             let message = response.api_error.message.chars().take(300).collect::<String>();
             if status.as_u16() == 429 && response.api_error.code.as_deref() == Some("insufficient_quota") {
-                Attempt::Final(LlmError::Unavailable(format!(
+                not_retryable(LlmError::Unavailable(format!(
                     "{} answered 429 insufficient_quota: {message}",
                     settings.base_url
                 )))
             } else if status.as_u16() == 429 || status.is_server_error() {
-                Attempt::Retry(LlmError::Unavailable(format!("{} answered {status}: {message}", settings.base_url)))
+                retryable(LlmError::Unavailable(format!("{} answered {status}: {message}", settings.base_url)))
             } else {
-                Attempt::Final(LlmError::Rejected(format!(
+                not_retryable(LlmError::Rejected(format!(
                     "{} answered {status} for model {:?}: {message}",
                     settings.base_url, settings.model
                 )))
             }
         }
         OpenAIError::JSONDeserialize(error, _) => {
-            Attempt::Final(LlmError::BadAnswer(format!("the answer is not a chat completion: {error}")))
+            not_retryable(LlmError::BadAnswer(format!("the answer is not a chat completion: {error}")))
         }
-        other => Attempt::Final(LlmError::Rejected(other.to_string())),
+        other => not_retryable(LlmError::Rejected(other.to_string())),
     }
 }
 
@@ -217,13 +227,6 @@ fn error_chain(error: &dyn std::error::Error) -> String {
     text
 }
 
-/// Exponential backoff with jitter, capped.
-fn backoff(first: Duration, retry: u32) -> Duration {
-    let base = first.saturating_mul(2u32.saturating_pow(retry.min(16))).min(MAX_BACKOFF);
-    let jitter = fake::rand::random_range(0.5..1.0);
-    base.mul_f64(jitter)
-}
-
 #[async_trait::async_trait]
 impl ChatModel for OpenAiChatModel {
     fn label(&self) -> String {
@@ -232,26 +235,28 @@ impl ChatModel for OpenAiChatModel {
 
     async fn complete(&self, request: &ChatRequest) -> Result<String, LlmError> {
         let body = self.build_request(request);
-        let mut retry = 0;
-        loop {
-            match self.attempt(&body).await {
-                Ok(answer) => return Ok(answer),
-                Err(Attempt::Final(error)) => return Err(error),
-                Err(Attempt::Retry(error)) if retry >= self.settings.retries => {
-                    return Err(match error {
-                        LlmError::Unavailable(message) => {
-                            LlmError::Unavailable(format!("{message} (after {} retries)", self.settings.retries))
-                        }
-                        other => other,
-                    })
+        // Cancelling means dropping this future (Generate does so on shutdown, tonic when the client leaves), so
+        // the shared policy gets a token that never fires.
+        let never_cancelled = CancellationToken::new();
+        let retried = self
+            .retry_policy
+            .run(&never_cancelled, |retries| {
+                let body = &body;
+                async move {
+                    let outcome = self.attempt(body).await;
+                    if let Attempt::Retry { last: Err(error), .. } = &outcome {
+                        tracing::warn!(model = %self.settings.model, retries, error = %error, "llm call failed, may retry");
+                    }
+                    outcome
                 }
-                Err(Attempt::Retry(error)) => {
-                    let delay = backoff(self.settings.first_backoff, retry);
-                    tracing::warn!(model = %self.settings.model, retry = retry + 1, delay_ms = delay.as_millis() as u64, error = %error, "LLM call failed, retrying");
-                    tokio::time::sleep(delay).await;
-                    retry += 1;
-                }
+            })
+            .await
+            .ok_or_else(|| LlmError::Unavailable("the LLM request was cancelled".into()))?;
+        match retried.outcome {
+            Err(LlmError::Unavailable(message)) if retried.exhausted => {
+                Err(LlmError::Unavailable(format!("{message} (after {} retries)", retried.retries)))
             }
+            outcome => outcome,
         }
     }
 }
@@ -268,13 +273,5 @@ mod tests {
         for model in ["gpt-4o", "gpt-4.1-mini", "llama3.1:8b", "omni-model", "qwen2.5", "gpt-50x"] {
             assert!(!ModelCapabilities::of(model).reasoning, "{model}");
         }
-    }
-
-    #[test]
-    fn backoff_grows_and_is_capped() {
-        let first = Duration::from_millis(400);
-        assert!(backoff(first, 0) <= first && backoff(first, 0) >= first / 2);
-        assert!(backoff(first, 3) >= Duration::from_millis(1600));
-        assert!(backoff(first, 30) <= MAX_BACKOFF);
     }
 }

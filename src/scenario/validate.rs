@@ -9,6 +9,7 @@ use serde_json::{json, Map, Value};
 
 use super::rules::{ScenarioOptions, MAJOR_FAILURE_OFFSET};
 use super::{parse_event_array, ScenarioKind};
+use crate::template::{render_text, RenderContext};
 
 /// Placeholder of `custom_details.event_id`: a fresh UUID per send.
 pub const EVENT_ID_PLACEHOLDER: &str = "{{ faker.datatype.uuid() }}";
@@ -294,6 +295,8 @@ pub fn check_events(options: &ScenarioOptions, text: &str) -> Result<Fixed<Strin
         }
     }
 
+    check_placeholders_render(&events, "events", &mut violations);
+
     let alerts = options.alert_range();
     let count = events.len() as u32;
     if !alerts.contains(&count) {
@@ -414,6 +417,7 @@ pub fn check_change_events(options: &ScenarioOptions, text: &str) -> Result<Fixe
             _ => violations.push(Violation::new(at("links"), "needs at least one {\"href\", \"text\"} link")),
         }
     }
+    check_placeholders_render(&events, "change_events", &mut violations);
     let allowed = &options.parameters().change_events;
     let count = events.len() as u32;
     if !allowed.contains(&count) {
@@ -677,6 +681,52 @@ fn outage_word(summary: &str) -> Option<String> {
         .find(|word| word == "down" || word == "p1" || STEMS.iter().any(|stem| word.starts_with(stem)))
 }
 
+/// Renders every placeholder of every element once with the dispatch template engine (seeded, so the check is
+/// deterministic), so a malformed expression or an unknown `faker.*` call is sent back to the model now instead
+/// of failing the send later. Rendered values are discarded: each send draws its own.
+fn check_placeholders_render(elements: &[Value], part: &str, violations: &mut Vec<Violation>) {
+    let mut context = RenderContext::new(Some(0));
+    for (index, element) in elements.iter().enumerate() {
+        check_value_placeholders(element, &mut format!("{part}[{index}]"), &mut context, violations);
+    }
+}
+
+fn check_value_placeholders(
+    value: &Value,
+    location: &mut String,
+    context: &mut RenderContext,
+    violations: &mut Vec<Violation>,
+) {
+    match value {
+        Value::String(text) if text.contains("{{") => {
+            if let Err(error) = render_text(text, location, context, None) {
+                violations.push(Violation::new(
+                    location.clone(),
+                    format!("the placeholder {{{{ {} }}}} cannot be rendered: {}", error.expression, error.reason),
+                ));
+            }
+        }
+        Value::Array(items) => {
+            for (index, item) in items.iter().enumerate() {
+                let length = location.len();
+                location.push_str(&format!("[{index}]"));
+                check_value_placeholders(item, location, context, violations);
+                location.truncate(length);
+            }
+        }
+        Value::Object(map) => {
+            for (key, item) in map {
+                let length = location.len();
+                location.push('.');
+                location.push_str(key);
+                check_value_placeholders(item, location, context, violations);
+                location.truncate(length);
+            }
+        }
+        _ => {}
+    }
+}
+
 fn has_placeholder(value: &str) -> bool {
     match (value.find("{{"), value.rfind("}}")) {
         (Some(open), Some(close)) => open + 2 < close && !value[open + 2..close].trim().is_empty(),
@@ -806,6 +856,32 @@ mod tests {
         assert!(text.contains("events[1].payload.custom_details.ip_address: \"10.0.0.1\" is a fixed value"), "{text}");
         assert!(text.contains("events[2].repeat_schedule: sends until 430 s, past the 420 s window"), "{text}");
         assert!(text.contains("events[3].payload.custom_details.service_name: \"Service A\" is not one of"), "{text}");
+    }
+
+    #[test]
+    fn placeholders_must_parse_and_use_known_functions() {
+        let (options, raw) = sample(ScenarioKind::Well);
+        assert!(check_events(&options, &raw.events).is_ok(), "the built-in placeholders render");
+        let mut events = events_of(&raw.events);
+        events[0]["payload"]["custom_details"]["hostname"] = json!("{{ faker.foo.bar() }}");
+        events[1]["payload"]["custom_details"]["event_id"] = json!("{{ faker.datatype.uuid( }}");
+        events[1]["payload"]["custom_details"]["note"] = json!("seen at {{ timestamp(-60, 0) }}, fine");
+        let text = messages(&check_events(&options, &serde_json::to_string(&events).unwrap()).unwrap_err());
+        assert!(
+            text.contains(
+                "events[0].payload.custom_details.hostname: the placeholder {{ faker.foo.bar() }} cannot be rendered"
+            ),
+            "{text}"
+        );
+        assert!(text.contains("unknown function `faker.foo.bar`"), "{text}");
+        assert!(text.contains("events[1].payload.custom_details.event_id: the placeholder"), "{text}");
+        assert!(!text.contains("custom_details.note"), "a valid placeholder is not reported: {text}");
+        assert_eq!(text.lines().count(), 2, "{text}");
+
+        let mut changes = events_of(&raw.change_events);
+        changes[0]["payload"]["timestamp"] = json!("{{ timestamp(-1800, }}");
+        let text = messages(&check_change_events(&options, &serde_json::to_string(&changes).unwrap()).unwrap_err());
+        assert!(text.contains("change_events[0].payload.timestamp: the placeholder {{ timestamp(-1800, }}"), "{text}");
     }
 
     #[test]

@@ -206,7 +206,8 @@ fn plan_alerts(
     let roles = assign_roles(options.kind, count as usize);
     let capacity: u64 = roles.iter().map(|role| repeat_capacity(*role, window)).sum::<u64>() + u64::from(count);
     let highest = u64::from(*send_range.end()).min(capacity);
-    let lowest = u64::from(*send_range.start()).min(highest);
+    // Every alert is sent at least once, even when the range's floor is below the alert count drawn.
+    let lowest = u64::from(*send_range.start()).max(u64::from(count)).min(highest);
     let total_sends = rng.random_range(lowest..=highest);
     let repeats = distribute_repeats(&roles, total_sends - u64::from(count), window, rng);
 

@@ -1,6 +1,10 @@
-//! THE retry policy of every request to PagerDuty: exponential backoff with jitter up to a maximum delay,
-//! `Retry-After` honoured (up to that maximum), and a budget of retries. 429, 5xx, timeouts and connection
-//! errors are retried; 400 and other 4xx never are.
+//! THE retry policy of every outbound call (PagerDuty sends, LLM requests): exponential backoff with jitter up
+//! to a maximum delay, a server's `Retry-After` hint honoured (up to that maximum), a budget of retries, and
+//! cancellation. Callers keep their own judgement of which failures are worth retrying and say so with
+//! [`Attempt`]; the loop, the delays and the budget live only here. The HTTP helpers below (429/5xx,
+//! `Retry-After` in seconds, transport errors) are the common classification for plain HTTP callers.
+//!
+//! It must not know any particular service: no URLs, no service-specific error codes.
 
 use std::future::Future;
 use std::time::Duration;
@@ -8,7 +12,7 @@ use std::time::Duration;
 use fake::rand::RngExt;
 use tokio_util::sync::CancellationToken;
 
-/// Longest wait between two attempts.
+/// Longest wait between two attempts unless a caller sets its own.
 pub const MAX_DELAY: Duration = Duration::from_secs(30);
 
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -40,6 +44,11 @@ pub struct Retried<T> {
 impl RetryPolicy {
     pub fn new(max_retries: u32, base_delay: Duration) -> Self {
         Self { max_retries, base_delay, max_delay: MAX_DELAY }
+    }
+
+    /// The same policy with another cap on a single wait.
+    pub fn with_max_delay(self, max_delay: Duration) -> Self {
+        Self { max_delay, ..self }
     }
 
     /// Delay before retry number `retry` (from 1): `base × 2^(retry-1)` capped at the maximum, then a random
@@ -127,6 +136,16 @@ mod tests {
         assert_eq!(policy.delay(1, Some(Duration::from_secs(7))), Duration::from_secs(7));
         assert_eq!(policy.delay(1, Some(Duration::from_secs(600))), MAX_DELAY);
         assert_eq!(RetryPolicy::new(3, Duration::ZERO).delay(2, None), Duration::ZERO);
+
+        let capped = RetryPolicy::new(10, Duration::from_millis(400)).with_max_delay(Duration::from_secs(8));
+        for _ in 0..50 {
+            let first = capped.delay(1, None);
+            assert!(first >= Duration::from_millis(200) && first <= Duration::from_millis(400), "{first:?}");
+            assert!(capped.delay(3, None) >= Duration::from_millis(800));
+            let late = capped.delay(30, None);
+            assert!(late >= Duration::from_secs(4) && late <= Duration::from_secs(8), "{late:?}");
+        }
+        assert_eq!(capped.delay(1, Some(Duration::from_secs(60))), Duration::from_secs(8));
     }
 
     #[test]
