@@ -340,10 +340,15 @@ impl StorageInner {
 
     fn write_file(&self, org: &str, name: &str, content: &str, expected_version: Option<&str>) -> Result<FileInfo> {
         self.check_content(name, content)?;
-        let dir = self.org_dir_create(org)?;
+        let expected_version = expected_version.filter(|v| !v.is_empty());
+        // Only a create may make the organization's folder: a failed replace must leave nothing behind.
+        let dir = match expected_version {
+            None => self.org_dir_create(org)?,
+            Some(_) => self.org_dir(org)?,
+        };
         let path = dir.join(name);
         let temp = write_temp_file(&dir, content.as_bytes())?;
-        let outcome = match expected_version.filter(|v| !v.is_empty()) {
+        let outcome = match expected_version {
             None => match fs::hard_link(&temp, &path) {
                 // A hard link never replaces an existing name, which makes create-if-absent atomic.
                 Ok(()) => Ok(()),
@@ -391,7 +396,8 @@ impl StorageInner {
         for (prefix, extension) in files {
             validate_file_name(&format!("{prefix}_x.{extension}"))?;
         }
-        let dir = self.org_dir_create(org)?;
+        // The folder is created once the first contents passed their checks, so a refused group leaves nothing.
+        let mut org_dir: Option<PathBuf> = None;
         let timestamp = naming::timestamp(now);
         for attempt in 0..10_000u32 {
             let names: Vec<String> = files
@@ -408,6 +414,10 @@ impl StorageInner {
             for (name, text) in names.iter().zip(&texts) {
                 self.check_content(name, text)?;
             }
+            let dir = match &org_dir {
+                Some(dir) => dir.clone(),
+                None => org_dir.insert(self.org_dir_create(org)?).clone(),
+            };
             let mut temps = Vec::with_capacity(texts.len());
             let cleanup = |temps: &[PathBuf]| temps.iter().for_each(|t| drop(fs::remove_file(t)));
             for text in &texts {

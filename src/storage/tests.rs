@@ -92,8 +92,7 @@ async fn a_group_with_an_invalid_member_writes_nothing() {
     let files = vec![NewFile::new("major", "txt", "fine"), NewFile::new("major_events", "json", "[{oops")];
     let error = storage.save_new_files("Acme", files).await.unwrap_err();
     assert!(matches!(error, StorageError::InvalidJson { line: 1, column: 3, .. }), "{error:?}");
-    let org_dir = storage.root().join("Acme");
-    assert!(!org_dir.exists() || entries_of(&org_dir).is_empty());
+    assert!(!storage.root().join("Acme").exists(), "a refused group does not even create the folder");
 }
 
 #[tokio::test]
@@ -120,6 +119,10 @@ async fn update_round_trips_and_refuses_stale_versions() {
 
     let missing = storage.write_file("Acme", "absent.txt", "x".into(), Some("abc".into())).await.unwrap_err();
     assert!(matches!(missing, StorageError::FileNotFound { .. }), "{missing:?}");
+
+    let ghost = storage.write_file("Ghost", "x.json", "[1]".into(), Some("abc".into())).await.unwrap_err();
+    assert!(matches!(ghost, StorageError::OrgNotFound { .. }), "{ghost:?}");
+    assert!(!storage.root().join("Ghost").exists(), "a failed replace creates no organization folder");
 }
 
 #[tokio::test]
