@@ -75,6 +75,9 @@ pub struct ScheduledSend {
 
 /// Builds the schedule of the given files at the given (already validated) speed.
 pub fn build_schedule(files: &[LoadedFile], speed: f64) -> Result<(Schedule, Vec<ScheduledSend>), DispatchError> {
+    if !(speed.is_finite() && speed > 0.0) {
+        return Err(DispatchError::InvalidRequest { field: "speed", reason: format!("must be above 0, got {speed}") });
+    }
     let mut entries = Vec::new();
     let mut sends = Vec::new();
     for (file_index, file) in files.iter().enumerate() {
@@ -113,15 +116,15 @@ pub fn build_schedule(files: &[LoadedFile], speed: f64) -> Result<(Schedule, Vec
     let sends: Vec<ScheduledSend> = sends
         .into_iter()
         .enumerate()
-        .map(|(seq, (offset_s, file_index, event_index, kind, attempt))| ScheduledSend {
-            seq: seq as u32,
-            file_index,
-            event_index,
-            kind,
-            attempt,
-            offset: Duration::from_secs_f64(offset_s / speed),
+        .map(|(seq, (offset_s, file_index, event_index, kind, attempt))| {
+            // Checked: callers validate speed, but no speed/offset pair may ever panic the handler.
+            let offset = Duration::try_from_secs_f64(offset_s / speed).map_err(|_| DispatchError::InvalidRequest {
+                field: "speed",
+                reason: format!("{speed} turns the offset {offset_s} s into a delay too long to schedule"),
+            })?;
+            Ok(ScheduledSend { seq: seq as u32, file_index, event_index, kind, attempt, offset })
         })
-        .collect();
+        .collect::<Result<_, DispatchError>>()?;
     let schedule = Schedule { entries, total_sends: sends.len() as u32, duration_s, speed };
     Ok((schedule, sends))
 }
@@ -298,6 +301,15 @@ mod tests {
         let event = json!({ "repeat_schedule": [ { "repeat_count": 10000, "repeat_offset": 0 } ] });
         let huge = LoadedFile { name: "f.json".into(), kind: EventKind::Alert, events: vec![event; 11] };
         assert!(matches!(build_schedule(&[huge], 1.0), Err(DispatchError::TooManySends { total: 110011, .. })));
+    }
+
+    #[test]
+    fn a_tiny_speed_is_an_error_not_a_panic() {
+        let files = [file("f.json", EventKind::Alert, json!([{ "schedule_offset": 600 }]))];
+        for speed in [1e-300, f64::MIN_POSITIVE, 0.0, -1.0, f64::NAN] {
+            let error = build_schedule(&files, speed).unwrap_err().to_string();
+            assert!(error.starts_with("speed"), "{speed}: {error}");
+        }
     }
 
     proptest::proptest! {
