@@ -562,3 +562,49 @@ async fn export_postman_builds_a_runnable_collection() {
     assert_eq!(empty.code(), Code::InvalidArgument);
     assert!(empty.message().starts_with("filename"), "{}", empty.message());
 }
+
+#[tokio::test]
+async fn a_run_keeps_at_most_32_requests_in_flight_and_bounded_dry_run_bodies() {
+    let fake = FakePagerDuty::start().await;
+    let server = server_for(&fake, |config| config.send_timeout_s = 10.0).await;
+    // 100 sends due at once, each answered after 300 ms: without a cap all 100 would be in flight together.
+    put_file(&server, "major_events_1.json", &spread_events(100, 0).to_string());
+    fake.delay_every(Duration::from_millis(300));
+    let played = play(&server, request(&["major_events_1.json"], 1.0)).await;
+    assert_eq!((played.summary.total, played.summary.succeeded), (100, 100));
+    let received = fake.received();
+    assert_eq!(received.len(), 100, "no duplicates, no retries");
+    let most_at_once = received
+        .iter()
+        .map(|r| received.iter().filter(|o| o.received_at <= r.received_at && r.received_at < o.answered_at).count())
+        .max()
+        .unwrap();
+    assert!(most_at_once <= 32, "{most_at_once} requests were in flight at once");
+    assert!(played.results.iter().all(|r| r.sent_offset_s >= r.scheduled_offset_s));
+
+    // A dry-run body is cut like a live answer.
+    let mut events = spread_events(1, 0);
+    events[0]["payload"]["custom_details"] = json!({ "log": "x".repeat(20_000) });
+    put_file(&server, "big_events_1.json", &events.to_string());
+    let mut dry = request(&["big_events_1.json"], 1.0);
+    dry.dry_run = true;
+    let played = play(&server, dry).await;
+    let chars = played.results[0].response_body.chars().count();
+    assert!(chars <= 4097, "a dry-run body of {chars} characters");
+}
+
+#[tokio::test]
+async fn too_many_sends_are_refused_before_anything_leaves() {
+    let fake = FakePagerDuty::start().await;
+    let server = server_for(&fake, |_| {}).await;
+    // 3 alerts × 10 000 repeats at speed 1000 used to launch 30 003 requests at once.
+    let mut events = spread_events(3, 1);
+    for event in events.as_array_mut().unwrap() {
+        event["repeat_schedule"] = json!([{ "repeat_count": 10_000, "repeat_offset": 1 }]);
+    }
+    put_file(&server, "major_events_1.json", &events.to_string());
+    let status = server.client.clone().send_events(request(&["major_events_1.json"], 1000.0)).await.unwrap_err();
+    assert_eq!(status.code(), Code::InvalidArgument);
+    assert!(status.message().contains("30003 sends; at most 10000"), "{}", status.message());
+    assert_eq!(fake.count(), 0);
+}

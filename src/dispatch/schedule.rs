@@ -11,8 +11,9 @@ use super::{DispatchError, EventKind, LoadedFile};
 
 /// Largest offset accepted in a file (a week); larger values are typos, and they would overflow timers.
 pub const MAX_OFFSET_S: f64 = 7.0 * 24.0 * 3600.0;
-/// Largest number of sends in one run.
-pub const MAX_SENDS: usize = 100_000;
+/// Largest number of sends in one run: a demo sends tens of events; ten thousand already takes 10 s at
+/// speed 1000 with the per-run cap on requests in flight.
+pub const MAX_SENDS: usize = 10_000;
 /// `repeat_offset` used when `repeat_schedule` is a bare count and the event gives no `repeat_offset`.
 pub const DEFAULT_REPEAT_OFFSET_S: f64 = 60.0;
 
