@@ -131,14 +131,15 @@ fn at_event(mut error: TemplateError, index: usize) -> TemplateError {
     error
 }
 
-/// Starts a prepared run on its own task if a slot is free. The run stops early when `cancel` fires or the
-/// receiver is dropped.
+/// Starts a prepared run on its own task if a slot is free. Dry runs need no slot: they send nothing and end
+/// at once (their size is still bounded by the schedule limit and the channel). The run stops early when
+/// `cancel` fires or the receiver is dropped.
 pub fn start_run(
     dispatcher: &Dispatcher,
     run: PreparedRun,
     cancel: CancellationToken,
 ) -> Result<mpsc::Receiver<RunEvent>, DispatchError> {
-    let permit = dispatcher.try_reserve_run()?;
+    let permit = if run.dry_run { None } else { Some(dispatcher.try_reserve_run()?) };
     let (tx, rx) = mpsc::channel(RUN_CHANNEL_CAPACITY);
     tokio::spawn(run_sends(dispatcher.sender.clone(), run, tx, cancel, permit));
     Ok(rx)
@@ -197,7 +198,7 @@ async fn run_sends(
     mut run: PreparedRun,
     tx: mpsc::Sender<RunEvent>,
     cancel: CancellationToken,
-    permit: OwnedSemaphorePermit,
+    permit: Option<OwnedSemaphorePermit>,
 ) {
     let start = Instant::now();
     let mut tally = Tally { summary: RunSummary::default(), client_gone: false };
