@@ -1,21 +1,17 @@
-//! Schedule maths: when each event of each file is sent. An alert is sent at its `schedule_offset` (top
-//! level, under `payload` or under `timing_metadata`), then for each `repeat_schedule` entry and
-//! i = 1..repeat_count at `schedule_offset + i × repeat_offset`. A change event is sent once at its offset
-//! (0 when it has none). `speed` divides every offset.
+//! The run's schedule: when each event of each file is sent. An alert is sent at the offsets
+//! [`crate::scenario::timing`] reads from it (its `schedule_offset`, then its repeats); a change event once, at
+//! its offset (0 when it has none). `speed` divides every offset.
 
 use std::time::Duration;
 
 use serde_json::Value;
 
 use super::{DispatchError, EventKind, LoadedFile};
+use crate::scenario::timing;
 
-/// Largest offset accepted in a file (a week); larger values are typos, and they would overflow timers.
-pub const MAX_OFFSET_S: f64 = 7.0 * 24.0 * 3600.0;
 /// Largest number of sends in one run: a demo sends tens of events; ten thousand already takes 10 s at
 /// speed 1000 with the per-run cap on requests in flight.
 pub const MAX_SENDS: usize = 10_000;
-/// `repeat_offset` used when `repeat_schedule` is a bare count and the event gives no `repeat_offset`.
-pub const DEFAULT_REPEAT_OFFSET_S: f64 = 60.0;
 
 /// Summary of the sends of one event (the first stream message lists one per event).
 #[derive(Debug, Clone, PartialEq)]
@@ -137,99 +133,21 @@ fn count_all(files: &[LoadedFile]) -> usize {
         .flat_map(|file| file.events.iter().map(move |event| (file.kind, event)))
         .map(|(kind, event)| match kind {
             EventKind::Change => 1,
-            EventKind::Alert => 1 + repeat_entries(event).unwrap_or_default().iter().map(|(c, _)| *c).sum::<usize>(),
+            EventKind::Alert => {
+                1 + timing::repeat_entries(event).unwrap_or_default().iter().map(|entry| entry.count).sum::<usize>()
+            }
         })
         .sum()
 }
 
-/// The initial offset in seconds (before speed).
+/// The initial offset in seconds (before speed); an event without one is sent at the start.
 fn schedule_offset(event: &Value) -> Result<f64, String> {
-    let found = ["/schedule_offset", "/timing_metadata/schedule_offset", "/payload/schedule_offset"]
-        .into_iter()
-        .find_map(|pointer| event.pointer(pointer).map(|value| (pointer, value)));
-    let Some((pointer, value)) = found else { return Ok(0.0) };
-    let field = pointer.trim_start_matches('/').replace('/', ".");
-    seconds(value, &field)
-}
-
-fn seconds(value: &Value, field: &str) -> Result<f64, String> {
-    let number = match value {
-        Value::Number(number) => number.as_f64(),
-        Value::String(text) => text.trim().parse::<f64>().ok(),
-        Value::Null => Some(0.0),
-        _ => None,
-    };
-    match number {
-        Some(s) if s.is_finite() && (0.0..=MAX_OFFSET_S).contains(&s) => Ok(s),
-        Some(s) if s.is_finite() && s < 0.0 => {
-            Err(format!("{field} is {s}; offsets are seconds from the start, 0 or more"))
-        }
-        Some(s) if s.is_finite() => Err(format!("{field} is {s} s; at most {MAX_OFFSET_S} s (a week) is accepted")),
-        _ => Err(format!("{field} must be a number of seconds, found {value}")),
-    }
-}
-
-/// `(repeat_count, repeat_offset_s)` pairs. Accepts an array of `{repeat_count, repeat_offset}`, a single such
-/// object, a bare count (with the event's `repeat_offset` or 60 s), and missing/null/empty (no repeats).
-fn repeat_entries(event: &Value) -> Result<Vec<(usize, f64)>, String> {
-    let count = |value: &Value, field: &str| -> Result<usize, String> {
-        match value {
-            Value::Null => Ok(0),
-            other => {
-                let n = seconds(other, field)?;
-                if n.fract() != 0.0 || n > 10_000.0 {
-                    return Err(format!("{field} must be a whole number up to 10000, found {other}"));
-                }
-                Ok(n as usize)
-            }
-        }
-    };
-    let entry = |value: &Value, position: String| -> Result<(usize, f64), String> {
-        let object = value.as_object().ok_or_else(|| {
-            format!("repeat_schedule{position} must be an object {{\"repeat_count\": n, \"repeat_offset\": s}}, found {value}")
-        })?;
-        let repeat_count = count(
-            object.get("repeat_count").unwrap_or(&Value::Null),
-            &format!("repeat_schedule{position}.repeat_count"),
-        )?;
-        let repeat_offset = match object.get("repeat_offset") {
-            Some(value) => seconds(value, &format!("repeat_schedule{position}.repeat_offset"))?,
-            None if repeat_count == 0 => 0.0,
-            None => return Err(format!("repeat_schedule{position} has repeat_count but no repeat_offset")),
-        };
-        Ok((repeat_count, repeat_offset))
-    };
-    match event.get("repeat_schedule") {
-        None | Some(Value::Null) => Ok(Vec::new()),
-        Some(Value::Array(items)) => items.iter().enumerate().map(|(i, item)| entry(item, format!("[{i}]"))).collect(),
-        Some(object @ Value::Object(_)) => Ok(vec![entry(object, String::new())?]),
-        Some(bare) => {
-            let repeat_count = count(bare, "repeat_schedule")?;
-            let repeat_offset = match event.get("repeat_offset") {
-                Some(value) => seconds(value, "repeat_offset")?,
-                None => DEFAULT_REPEAT_OFFSET_S,
-            };
-            Ok(vec![(repeat_count, repeat_offset)])
-        }
-    }
+    timing::schedule_offset(event).unwrap_or(Ok(0.0))
 }
 
 /// Offsets (before speed) of every repeat of an event whose initial send is at `initial_s`.
 fn repeat_offsets(event: &Value, initial_s: f64) -> Result<Vec<f64>, String> {
-    let mut offsets = Vec::new();
-    for (repeat_count, repeat_offset) in repeat_entries(event)? {
-        if offsets.len() + repeat_count > MAX_SENDS {
-            return Err(format!("repeat_schedule asks for more than {MAX_SENDS} repeats"));
-        }
-        for i in 1..=repeat_count {
-            let offset = initial_s + i as f64 * repeat_offset;
-            if offset > MAX_OFFSET_S {
-                return Err(format!("repeat {i} would be sent at {offset} s; at most {MAX_OFFSET_S} s is accepted"));
-            }
-            offsets.push(offset);
-        }
-    }
-    Ok(offsets)
+    timing::repeat_offsets(initial_s, &timing::repeat_entries(event)?, MAX_SENDS)
 }
 
 #[cfg(test)]
