@@ -581,10 +581,9 @@ fn normalize_repeat_schedule(
 ) -> Result<Vec<timing::RepeatEntry>, Violation> {
     let location = format!("events[{index}].repeat_schedule");
     let snapshot = Value::Object(event.clone());
-    let mut entries = timing::repeat_entries(&snapshot).map_err(|reason| {
-        let reason = reason.strip_prefix("repeat_schedule").unwrap_or(&reason).to_owned();
-        Violation::new(location.clone(), reason.trim_start_matches([':', ' ']).to_owned())
-    })?;
+    // The reason names the field (`repeat_schedule[0].repeat_offset …`), so the location is the event.
+    let mut entries =
+        timing::repeat_entries(&snapshot).map_err(|reason| Violation::new(format!("events[{index}]"), reason))?;
     match snapshot.get("repeat_schedule") {
         None | Some(Value::Null) => fixes.push(format!("{location} missing, written as []")),
         Some(Value::Array(_)) => {}
@@ -856,6 +855,9 @@ mod tests {
         assert_eq!(send_offsets(&repaired), send_offsets(&original));
         assert_eq!(send_offsets(&original), vec![10.0, 70.0, 130.0]);
         assert_eq!(fixes.len(), 2, "{fixes:?}");
+        let mut unreadable = json!({ "repeat_schedule": [{ "repeat_count": 2 }] }).as_object().unwrap().clone();
+        let violation = normalize_repeat_schedule(&mut unreadable, 4, &mut fixes).unwrap_err();
+        assert_eq!(violation.to_string(), "events[4]: repeat_schedule[0] has repeat_count but no repeat_offset");
 
         // Offsets the sender would play past the window stay a violation: 10 + 7 × 60 = 430 > 420.
         let (options, raw) = sample(ScenarioKind::Major);
