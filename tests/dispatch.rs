@@ -292,7 +292,7 @@ fn spread_events(count: usize, step_s: u32) -> Value {
 #[tokio::test]
 async fn a_client_that_leaves_stops_the_run() {
     let fake = FakePagerDuty::start().await;
-    let server = server_for(&fake, |_| {}).await;
+    let server = server_for(&fake, |config| config.max_active_sends = 1).await;
     put_file(&server, "major_events_1.json", &spread_events(40, 1).to_string());
     let mut client = server.client.clone();
     let mut stream = client.send_events(request(&["major_events_1.json"], 10.0)).await.unwrap().into_inner();
@@ -311,10 +311,8 @@ async fn a_client_that_leaves_stops_the_run() {
     assert_eq!(fake.count(), after_cancel, "no request leaves after the client left");
     assert!(after_cancel < 40, "the run stopped early ({after_cancel} of 40 sent)");
 
-    // The slot is free again.
-    let mut dry = request(&["major_events_1.json"], 1.0);
-    dry.dry_run = true;
-    assert_eq!(play(&server, dry).await.summary.total, 40);
+    // The slot is free again (a real run: dry runs take no slot).
+    assert_eq!(play(&server, request(&["major_events_1.json"], 1000.0)).await.summary.succeeded, 40);
 }
 
 #[tokio::test]
@@ -368,6 +366,10 @@ async fn concurrent_runs_and_the_active_run_limit() {
     let refused = client.send_events(request(&["major_events_1.json"], 1.0)).await.expect_err("the limit is reached");
     assert_eq!(refused.code(), Code::ResourceExhausted);
     assert!(refused.message().contains("2 send runs are already active"), "{}", refused.message());
+    // A dry run sends nothing and ends at once, so it needs no slot.
+    let mut dry = request(&["major_events_1.json"], 1.0);
+    dry.dry_run = true;
+    assert_eq!(play(&server, dry).await.summary.total, 8, "a dry run plays while the slots are full");
     drop(long_1);
     drop(long_2);
     let mut started = false;
@@ -404,7 +406,8 @@ async fn bad_requests_get_precise_statuses() {
     short_key.routing_key = "abc123".into();
     assert!(call(short_key).await.message().contains("exactly 32 characters"));
 
-    for speed in [-1.0, f64::NAN, 1001.0] {
+    // 1e-300 used to overflow the timer maths and panic the handler; 1e-9 held a slot for 3.7e11 s.
+    for speed in [-1.0, f64::NAN, 1001.0, 1e-300, 1e-9, 0.009] {
         let status = call(request(&["major_events_1.json"], speed)).await;
         assert_eq!(status.code(), Code::InvalidArgument);
         assert!(status.message().starts_with("speed"), "{}", status.message());
@@ -560,4 +563,50 @@ async fn export_postman_builds_a_runnable_collection() {
         .unwrap_err();
     assert_eq!(empty.code(), Code::InvalidArgument);
     assert!(empty.message().starts_with("filename"), "{}", empty.message());
+}
+
+#[tokio::test]
+async fn a_run_keeps_at_most_32_requests_in_flight_and_bounded_dry_run_bodies() {
+    let fake = FakePagerDuty::start().await;
+    let server = server_for(&fake, |config| config.send_timeout_s = 10.0).await;
+    // 100 sends due at once, each answered after 300 ms: without a cap all 100 would be in flight together.
+    put_file(&server, "major_events_1.json", &spread_events(100, 0).to_string());
+    fake.delay_every(Duration::from_millis(300));
+    let played = play(&server, request(&["major_events_1.json"], 1.0)).await;
+    assert_eq!((played.summary.total, played.summary.succeeded), (100, 100));
+    let received = fake.received();
+    assert_eq!(received.len(), 100, "no duplicates, no retries");
+    let most_at_once = received
+        .iter()
+        .map(|r| received.iter().filter(|o| o.received_at <= r.received_at && r.received_at < o.answered_at).count())
+        .max()
+        .unwrap();
+    assert!(most_at_once <= 32, "{most_at_once} requests were in flight at once");
+    assert!(played.results.iter().all(|r| r.sent_offset_s >= r.scheduled_offset_s));
+
+    // A dry-run body is cut like a live answer.
+    let mut events = spread_events(1, 0);
+    events[0]["payload"]["custom_details"] = json!({ "log": "x".repeat(20_000) });
+    put_file(&server, "big_events_1.json", &events.to_string());
+    let mut dry = request(&["big_events_1.json"], 1.0);
+    dry.dry_run = true;
+    let played = play(&server, dry).await;
+    let chars = played.results[0].response_body.chars().count();
+    assert!(chars <= 4097, "a dry-run body of {chars} characters");
+}
+
+#[tokio::test]
+async fn too_many_sends_are_refused_before_anything_leaves() {
+    let fake = FakePagerDuty::start().await;
+    let server = server_for(&fake, |_| {}).await;
+    // 3 alerts × 10 000 repeats at speed 1000 used to launch 30 003 requests at once.
+    let mut events = spread_events(3, 1);
+    for event in events.as_array_mut().unwrap() {
+        event["repeat_schedule"] = json!([{ "repeat_count": 10_000, "repeat_offset": 1 }]);
+    }
+    put_file(&server, "major_events_1.json", &events.to_string());
+    let status = server.client.clone().send_events(request(&["major_events_1.json"], 1000.0)).await.unwrap_err();
+    assert_eq!(status.code(), Code::InvalidArgument);
+    assert!(status.message().contains("30003 sends; at most 10000"), "{}", status.message());
+    assert_eq!(fake.count(), 0);
 }

@@ -3,7 +3,7 @@
 use std::sync::Arc;
 
 use futures::StreamExt;
-use tokio_stream::wrappers::UnboundedReceiverStream;
+use tokio_stream::wrappers::ReceiverStream;
 use tonic::Status;
 
 use super::{AppState, SendEventsStream};
@@ -32,8 +32,8 @@ pub(super) async fn send_events(state: &AppState, request: pb::SendEventsRequest
     let receiver = start_run(&state.dispatcher, run, state.shutdown.child_token())?;
     tracing::info!(org = %request.org, files = ?request.filenames, total_sends, speed, dry_run = request.dry_run,
         "send run started");
-    let stream = UnboundedReceiverStream::new(receiver)
-        .map(|event| Ok(pb::SendEventsResponse { event: Some(event_to_proto(event)) }));
+    let stream =
+        ReceiverStream::new(receiver).map(|event| Ok(pb::SendEventsResponse { event: Some(event_to_proto(event)) }));
     Ok(Box::pin(stream))
 }
 

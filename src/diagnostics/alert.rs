@@ -3,6 +3,8 @@
 
 use serde_json::Value;
 
+use crate::scenario::timing;
+
 /// Alert severities in the order diagnostics rank them (most severe first).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 pub enum Severity {
@@ -89,12 +91,11 @@ impl EventFacts {
             .into_iter()
             .find(|s| !s.is_empty())
             .unwrap_or_default();
-        let schedule_offset = event
-            .get("timing_metadata")
-            .and_then(|t| t.get("schedule_offset"))
-            .and_then(|o| o.as_f64().or_else(|| o.as_str().and_then(|s| s.trim().parse().ok())))
-            .map(|o| o as i64)
-            .unwrap_or(i64::MAX);
+        // Read where dispatch reads it; unknown (missing or unreadable) sorts last.
+        let schedule_offset = match timing::schedule_offset(event) {
+            Some(Ok(seconds)) => seconds as i64,
+            _ => i64::MAX,
+        };
         let major_failure = is_true(details.get("major_failure"));
         let detail_words = match details {
             Value::Object(map) => map
@@ -225,6 +226,11 @@ mod tests {
         assert_eq!(facts.service_name, "API Gateway", "component stands in for a missing service_name");
         assert_eq!(facts.detail_words, "error rate 3%");
         assert_eq!(facts.schedule_offset, i64::MAX);
+        // The old tool's files put the offset at the top level or under payload.
+        let top_level = json!({"payload": {"summary": "a", "severity": "info"}, "schedule_offset": "45"});
+        assert_eq!(EventFacts::from_event(&top_level, 0, "o.json", 0).schedule_offset, 45);
+        let in_payload = json!({"payload": {"summary": "a", "severity": "info", "schedule_offset": 20}});
+        assert_eq!(EventFacts::from_event(&in_payload, 0, "o.json", 0).schedule_offset, 20);
 
         let change = json!({"payload": {"summary": "Deploy v2.3.1 of checkout", "source": "GitHub Actions",
             "timestamp": "{{ timestamp(-1800, -60) }}"}});

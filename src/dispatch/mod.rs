@@ -28,6 +28,9 @@ pub use sender::Sender;
 
 /// Largest accepted `speed`: a 420 s scenario then plays in 0.42 s.
 pub const MAX_SPEED: f64 = 1000.0;
+/// Smallest accepted `speed`: a 420 s scenario then plays in 11 h 40 min. Slower speeds only hold a run slot
+/// for days (and tiny ones overflow timers).
+pub const MIN_SPEED: f64 = 0.01;
 
 /// Which PagerDuty API an event goes to.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -157,15 +160,16 @@ pub fn validate_routing_key(key: &str) -> Result<(), DispatchError> {
     Err(DispatchError::InvalidRequest { field: "routing_key", reason })
 }
 
-/// The effective speed: 0 means 1.0; negative, not-a-number or above [`MAX_SPEED`] is refused.
+/// The effective speed: 0 means 1.0; negative, not-a-number, below [`MIN_SPEED`] or above [`MAX_SPEED`] is
+/// refused.
 pub fn effective_speed(speed: f64) -> Result<f64, DispatchError> {
     if speed == 0.0 {
         return Ok(1.0);
     }
-    if !speed.is_finite() || !(0.0..=MAX_SPEED).contains(&speed) {
+    if !speed.is_finite() || !(MIN_SPEED..=MAX_SPEED).contains(&speed) {
         return Err(DispatchError::InvalidRequest {
             field: "speed",
-            reason: format!("must be greater than 0 and at most {MAX_SPEED} (0 means 1.0), got {speed}"),
+            reason: format!("must be from {MIN_SPEED} to {MAX_SPEED} (0 means 1.0), got {speed}"),
         });
     }
     Ok(speed)
@@ -192,7 +196,8 @@ mod tests {
         assert_eq!(effective_speed(0.0).unwrap(), 1.0);
         assert_eq!(effective_speed(1000.0).unwrap(), 1000.0);
         assert_eq!(effective_speed(0.5).unwrap(), 0.5);
-        for bad in [-1.0, f64::NAN, f64::INFINITY, 1000.1] {
+        assert_eq!(effective_speed(MIN_SPEED).unwrap(), MIN_SPEED);
+        for bad in [-1.0, f64::NAN, f64::INFINITY, 1000.1, 1e-300, 1e-9, 0.009, f64::MIN_POSITIVE] {
             assert!(effective_speed(bad).unwrap_err().to_string().starts_with("speed"), "{bad}");
         }
     }

@@ -2,12 +2,17 @@
 //! slow answer never delays the next send) and streams the schedule, one result per send and a summary
 //! through a channel. Cancelling (client gone, explicit cancel or server shutdown) stops every pending send
 //! at once; no request leaves afterwards. The summary always adds up: total == succeeded + failed.
+//!
+//! A run's memory is bounded whatever the schedule: at most [`MAX_IN_FLIGHT_PER_RUN`] requests are in flight
+//! (a due send waits for a free slot and reports when it really left), and results go through a channel of
+//! [`RUN_CHANNEL_CAPACITY`] messages that the run waits on while the client reads slowly.
 
 use std::collections::HashMap;
 use std::sync::Arc;
 
 use serde_json::Value;
 use tokio::sync::mpsc;
+use tokio::sync::mpsc::error::TrySendError;
 use tokio::sync::OwnedSemaphorePermit;
 use tokio::task::JoinSet;
 use tokio::time::Instant;
@@ -15,11 +20,20 @@ use tokio_util::sync::CancellationToken;
 
 use super::event_body::{check_body, prepare_events, render_body, PreparedEvent};
 use super::schedule::{build_schedule, Schedule, ScheduledSend};
+use super::sender::{short, MAX_RESPONSE_CHARS};
 use super::{DispatchError, Dispatcher, EventKind, LoadedFile, Sender};
 use crate::template::{Clock, RenderContext, TemplateError};
 
 /// Shown instead of the routing key in dry-run bodies.
 pub const ROUTING_KEY_STAND_IN: &str = "<routing_key>";
+/// Requests of one run in flight at once. Real scenarios send under 20 events/s, so the cap is only hit by
+/// huge repeat counts at high speed, where it keeps a run from opening thousands of connections (whose
+/// timeouts and retries then duplicated events).
+pub const MAX_IN_FLIGHT_PER_RUN: usize = 32;
+/// Stream messages buffered per run; when the client reads slower, the run waits for it.
+pub const RUN_CHANNEL_CAPACITY: usize = 64;
+/// How long a cancelled run still waits for a slow client to take each remaining result and the summary.
+const CANCELLED_DELIVERY_GRACE: std::time::Duration = std::time::Duration::from_secs(2);
 
 /// What a caller asks to play.
 pub struct RunRequest {
@@ -117,28 +131,28 @@ fn at_event(mut error: TemplateError, index: usize) -> TemplateError {
     error
 }
 
-/// Starts a prepared run on its own task if a slot is free. The run stops early when `cancel` fires or the
-/// receiver is dropped.
+/// Starts a prepared run on its own task if a slot is free. Dry runs need no slot: they send nothing and end
+/// at once (their size is still bounded by the schedule limit and the channel). The run stops early when
+/// `cancel` fires or the receiver is dropped.
 pub fn start_run(
     dispatcher: &Dispatcher,
     run: PreparedRun,
     cancel: CancellationToken,
-) -> Result<mpsc::UnboundedReceiver<RunEvent>, DispatchError> {
-    let permit = dispatcher.try_reserve_run()?;
-    // Unbounded: a client that reads slowly must never hold back a due send. Its size is bounded by the
-    // schedule (one message per send plus two).
-    let (tx, rx) = mpsc::unbounded_channel();
+) -> Result<mpsc::Receiver<RunEvent>, DispatchError> {
+    let permit = if run.dry_run { None } else { Some(dispatcher.try_reserve_run()?) };
+    let (tx, rx) = mpsc::channel(RUN_CHANNEL_CAPACITY);
     tokio::spawn(run_sends(dispatcher.sender.clone(), run, tx, cancel, permit));
     Ok(rx)
 }
 
 struct Tally {
     summary: RunSummary,
+    /// The client dropped the stream, or stopped reading after the run was cancelled.
     client_gone: bool,
 }
 
 impl Tally {
-    fn record(&mut self, report: SendReport, tx: &mpsc::UnboundedSender<RunEvent>) {
+    async fn record(&mut self, report: SendReport, tx: &mpsc::Sender<RunEvent>, cancel: &CancellationToken) {
         self.summary.total += 1;
         if report.error.is_none() {
             self.summary.succeeded += 1;
@@ -148,8 +162,33 @@ impl Tally {
         if report.retries > 0 {
             self.summary.retried += 1;
         }
-        if tx.send(RunEvent::Result(report)).is_err() {
-            self.client_gone = true;
+        self.deliver(RunEvent::Result(report), tx, cancel).await;
+    }
+
+    /// Waits for room in the channel, so memory stays bounded while a client reads slowly. Once the run is
+    /// cancelled it waits at most [`CANCELLED_DELIVERY_GRACE`], so a client that stopped reading cannot hold
+    /// the run (and its slot) forever.
+    async fn deliver(&mut self, event: RunEvent, tx: &mpsc::Sender<RunEvent>, cancel: &CancellationToken) {
+        if self.client_gone {
+            return;
+        }
+        let reserved = if cancel.is_cancelled() {
+            tokio::time::timeout(CANCELLED_DELIVERY_GRACE, tx.reserve()).await.ok()
+        } else {
+            tokio::select! {
+                reserved = tx.reserve() => Some(reserved),
+                () = cancel.cancelled() => match tx.try_reserve() {
+                    Ok(permit) => Some(Ok(permit)),
+                    Err(TrySendError::Closed(())) => None,
+                    Err(TrySendError::Full(())) => {
+                        tokio::time::timeout(CANCELLED_DELIVERY_GRACE, tx.reserve()).await.ok()
+                    }
+                },
+            }
+        };
+        match reserved {
+            Some(Ok(permit)) => permit.send(event),
+            Some(Err(_)) | None => self.client_gone = true,
         }
     }
 }
@@ -157,13 +196,13 @@ impl Tally {
 async fn run_sends(
     sender: Arc<Sender>,
     mut run: PreparedRun,
-    tx: mpsc::UnboundedSender<RunEvent>,
+    tx: mpsc::Sender<RunEvent>,
     cancel: CancellationToken,
-    permit: OwnedSemaphorePermit,
+    permit: Option<OwnedSemaphorePermit>,
 ) {
     let start = Instant::now();
     let mut tally = Tally { summary: RunSummary::default(), client_gone: false };
-    tally.client_gone = tx.send(RunEvent::Schedule(run.schedule.clone())).is_err();
+    tally.deliver(RunEvent::Schedule(run.schedule.clone()), &tx, &cancel).await;
     let mut in_flight: JoinSet<SendReport> = JoinSet::new();
     let mut waiting: HashMap<tokio::task::Id, SendReport> = HashMap::new();
     let mut next = 0;
@@ -176,25 +215,30 @@ async fn run_sends(
         if next == run.sends.len() && in_flight.is_empty() {
             break;
         }
-        // Dry runs do not wait: they preview the whole schedule at once.
+        // Dry runs do not wait: they preview the whole schedule at once. A due send waits while the run has
+        // its maximum of requests in flight; the send then leaves as soon as one finishes.
         let due = run.sends.get(next).map(|send| if run.dry_run { start } else { start + send.offset });
+        let slot_free = in_flight.len() < MAX_IN_FLIGHT_PER_RUN;
         tokio::select! {
             biased;
             () = cancel.cancelled() => {}
             () = tx.closed() => tally.client_gone = true,
-            () = sleep_until_due(due), if due.is_some() => {
+            () = sleep_until_due(due), if due.is_some() && slot_free => {
                 let send = run.sends[next].clone();
                 next += 1;
-                start_send(&mut run, &send, start, &sender, &cancel, &mut in_flight, &mut waiting, &mut tally, &tx);
+                start_send(&mut run, &send, start, &sender, &cancel, &mut in_flight, &mut waiting, &mut tally, &tx)
+                    .await;
             }
-            Some(joined) = in_flight.join_next_with_id() => finish_send(joined, &mut waiting, &mut tally, &tx),
+            Some(joined) = in_flight.join_next_with_id() => {
+                finish_send(joined, &mut waiting, &mut tally, &tx, &cancel).await;
+            }
         }
     }
     if cancelled {
         // Pending sends see the token and stop before any further request leaves.
         cancel.cancel();
         while let Some(joined) = in_flight.join_next_with_id().await {
-            finish_send(joined, &mut waiting, &mut tally, &tx);
+            finish_send(joined, &mut waiting, &mut tally, &tx, &cancel).await;
         }
     }
     tally.summary.cancelled = cancelled;
@@ -209,7 +253,7 @@ async fn run_sends(
         elapsed_s = summary.elapsed_s,
         "send run ended"
     );
-    let _ = tx.send(RunEvent::Summary(summary));
+    tally.deliver(RunEvent::Summary(summary), &tx, &cancel).await;
     drop(permit);
 }
 
@@ -220,7 +264,7 @@ async fn sleep_until_due(due: Option<Instant>) {
 }
 
 #[allow(clippy::too_many_arguments)]
-fn start_send(
+async fn start_send(
     run: &mut PreparedRun,
     send: &ScheduledSend,
     start: Instant,
@@ -229,7 +273,7 @@ fn start_send(
     in_flight: &mut JoinSet<SendReport>,
     waiting: &mut HashMap<tokio::task::Id, SendReport>,
     tally: &mut Tally,
-    tx: &mpsc::UnboundedSender<RunEvent>,
+    tx: &mpsc::Sender<RunEvent>,
 ) {
     let event = &run.events[send.file_index][send.event_index];
     let mut report = SendReport {
@@ -254,7 +298,7 @@ fn start_send(
         Err(error) => {
             report.error = Some(error.to_string());
             report.sent_offset_s = start.elapsed().as_secs_f64();
-            tally.record(report, tx);
+            tally.record(report, tx, cancel).await;
             return;
         }
     };
@@ -262,9 +306,10 @@ fn start_send(
         report.summary = summary.to_owned();
     }
     if run.dry_run {
-        report.response_body = serde_json::to_string(&body).unwrap_or_default();
+        // Cut like a live answer, so a huge event cannot make a huge stream message.
+        report.response_body = short(&serde_json::to_string(&body).unwrap_or_default(), MAX_RESPONSE_CHARS);
         report.sent_offset_s = start.elapsed().as_secs_f64();
-        tally.record(report, tx);
+        tally.record(report, tx, cancel).await;
         return;
     }
     let sender = sender.clone();
@@ -295,16 +340,17 @@ fn start_send(
 
 const CANCELLED_IN_FLIGHT: &str = "cancelled before PagerDuty answered; the event may or may not have arrived";
 
-fn finish_send(
+async fn finish_send(
     joined: Result<(tokio::task::Id, SendReport), tokio::task::JoinError>,
     waiting: &mut HashMap<tokio::task::Id, SendReport>,
     tally: &mut Tally,
-    tx: &mpsc::UnboundedSender<RunEvent>,
+    tx: &mpsc::Sender<RunEvent>,
+    cancel: &CancellationToken,
 ) {
     match joined {
         Ok((id, report)) => {
             waiting.remove(&id);
-            tally.record(report, tx);
+            tally.record(report, tx, cancel).await;
         }
         Err(join_error) => {
             if let Some(mut report) = waiting.remove(&join_error.id()) {
@@ -314,8 +360,48 @@ fn finish_send(
                     tracing::error!(seq = report.seq, "send task failed: {join_error}");
                     format!("internal error while sending: {join_error}")
                 });
-                tally.record(report, tx);
+                tally.record(report, tx, cancel).await;
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+    use crate::config::ServeConfig;
+
+    fn dry_run_of(sends: usize) -> PreparedRun {
+        let event = json!({ "event_action": "trigger",
+            "payload": { "summary": "s", "source": "x", "severity": "info" },
+            "repeat_schedule": [ { "repeat_count": sends - 1, "repeat_offset": 1 } ] });
+        let files =
+            vec![LoadedFile { name: "major_events_1.json".into(), kind: EventKind::Alert, events: vec![event] }];
+        let request = RunRequest { files, routing_key: String::new(), speed: 1.0, dry_run: true, seed: Some(1) };
+        prepare_run(request, Arc::new(chrono::Utc::now)).unwrap()
+    }
+
+    #[tokio::test]
+    async fn a_client_that_does_not_read_holds_at_most_the_channel_capacity() {
+        let dispatcher = Dispatcher::new(&ServeConfig::defaults()).unwrap();
+        let mut rx = start_run(&dispatcher, dry_run_of(1000), CancellationToken::new()).unwrap();
+        // A dry run renders everything at once; give it ample time to fill whatever the channel accepts.
+        for _ in 0..20 {
+            tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+        }
+        assert!(rx.len() <= RUN_CHANNEL_CAPACITY, "{} messages buffered", rx.len());
+        let mut results = 0;
+        let mut summary = None;
+        while let Some(event) = rx.recv().await {
+            match event {
+                RunEvent::Result(_) => results += 1,
+                RunEvent::Summary(s) => summary = Some(s),
+                RunEvent::Schedule(_) => {}
+            }
+        }
+        let summary = summary.expect("a summary");
+        assert_eq!((results, summary.total, summary.succeeded), (1000, 1000, 1000));
     }
 }

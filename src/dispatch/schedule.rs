@@ -1,20 +1,17 @@
-//! Schedule maths: when each event of each file is sent. An alert is sent at its `schedule_offset` (top
-//! level, under `payload` or under `timing_metadata`), then for each `repeat_schedule` entry and
-//! i = 1..repeat_count at `schedule_offset + i × repeat_offset`. A change event is sent once at its offset
-//! (0 when it has none). `speed` divides every offset.
+//! The run's schedule: when each event of each file is sent. An alert is sent at the offsets
+//! [`crate::scenario::timing`] reads from it (its `schedule_offset`, then its repeats); a change event once, at
+//! its offset (0 when it has none). `speed` divides every offset.
 
 use std::time::Duration;
 
 use serde_json::Value;
 
 use super::{DispatchError, EventKind, LoadedFile};
+use crate::scenario::timing;
 
-/// Largest offset accepted in a file (a week); larger values are typos, and they would overflow timers.
-pub const MAX_OFFSET_S: f64 = 7.0 * 24.0 * 3600.0;
-/// Largest number of sends in one run.
-pub const MAX_SENDS: usize = 100_000;
-/// `repeat_offset` used when `repeat_schedule` is a bare count and the event gives no `repeat_offset`.
-pub const DEFAULT_REPEAT_OFFSET_S: f64 = 60.0;
+/// Largest number of sends in one run: a demo sends tens of events; ten thousand already takes 10 s at
+/// speed 1000 with the per-run cap on requests in flight.
+pub const MAX_SENDS: usize = 10_000;
 
 /// Summary of the sends of one event (the first stream message lists one per event).
 #[derive(Debug, Clone, PartialEq)]
@@ -75,6 +72,9 @@ pub struct ScheduledSend {
 
 /// Builds the schedule of the given files at the given (already validated) speed.
 pub fn build_schedule(files: &[LoadedFile], speed: f64) -> Result<(Schedule, Vec<ScheduledSend>), DispatchError> {
+    if !(speed.is_finite() && speed > 0.0) {
+        return Err(DispatchError::InvalidRequest { field: "speed", reason: format!("must be above 0, got {speed}") });
+    }
     let mut entries = Vec::new();
     let mut sends = Vec::new();
     for (file_index, file) in files.iter().enumerate() {
@@ -113,15 +113,15 @@ pub fn build_schedule(files: &[LoadedFile], speed: f64) -> Result<(Schedule, Vec
     let sends: Vec<ScheduledSend> = sends
         .into_iter()
         .enumerate()
-        .map(|(seq, (offset_s, file_index, event_index, kind, attempt))| ScheduledSend {
-            seq: seq as u32,
-            file_index,
-            event_index,
-            kind,
-            attempt,
-            offset: Duration::from_secs_f64(offset_s / speed),
+        .map(|(seq, (offset_s, file_index, event_index, kind, attempt))| {
+            // Checked: callers validate speed, but no speed/offset pair may ever panic the handler.
+            let offset = Duration::try_from_secs_f64(offset_s / speed).map_err(|_| DispatchError::InvalidRequest {
+                field: "speed",
+                reason: format!("{speed} turns the offset {offset_s} s into a delay too long to schedule"),
+            })?;
+            Ok(ScheduledSend { seq: seq as u32, file_index, event_index, kind, attempt, offset })
         })
-        .collect();
+        .collect::<Result<_, DispatchError>>()?;
     let schedule = Schedule { entries, total_sends: sends.len() as u32, duration_s, speed };
     Ok((schedule, sends))
 }
@@ -133,99 +133,21 @@ fn count_all(files: &[LoadedFile]) -> usize {
         .flat_map(|file| file.events.iter().map(move |event| (file.kind, event)))
         .map(|(kind, event)| match kind {
             EventKind::Change => 1,
-            EventKind::Alert => 1 + repeat_entries(event).unwrap_or_default().iter().map(|(c, _)| *c).sum::<usize>(),
+            EventKind::Alert => {
+                1 + timing::repeat_entries(event).unwrap_or_default().iter().map(|entry| entry.count).sum::<usize>()
+            }
         })
         .sum()
 }
 
-/// The initial offset in seconds (before speed).
+/// The initial offset in seconds (before speed); an event without one is sent at the start.
 fn schedule_offset(event: &Value) -> Result<f64, String> {
-    let found = ["/schedule_offset", "/timing_metadata/schedule_offset", "/payload/schedule_offset"]
-        .into_iter()
-        .find_map(|pointer| event.pointer(pointer).map(|value| (pointer, value)));
-    let Some((pointer, value)) = found else { return Ok(0.0) };
-    let field = pointer.trim_start_matches('/').replace('/', ".");
-    seconds(value, &field)
-}
-
-fn seconds(value: &Value, field: &str) -> Result<f64, String> {
-    let number = match value {
-        Value::Number(number) => number.as_f64(),
-        Value::String(text) => text.trim().parse::<f64>().ok(),
-        Value::Null => Some(0.0),
-        _ => None,
-    };
-    match number {
-        Some(s) if s.is_finite() && (0.0..=MAX_OFFSET_S).contains(&s) => Ok(s),
-        Some(s) if s.is_finite() && s < 0.0 => {
-            Err(format!("{field} is {s}; offsets are seconds from the start, 0 or more"))
-        }
-        Some(s) if s.is_finite() => Err(format!("{field} is {s} s; at most {MAX_OFFSET_S} s (a week) is accepted")),
-        _ => Err(format!("{field} must be a number of seconds, found {value}")),
-    }
-}
-
-/// `(repeat_count, repeat_offset_s)` pairs. Accepts an array of `{repeat_count, repeat_offset}`, a single such
-/// object, a bare count (with the event's `repeat_offset` or 60 s), and missing/null/empty (no repeats).
-fn repeat_entries(event: &Value) -> Result<Vec<(usize, f64)>, String> {
-    let count = |value: &Value, field: &str| -> Result<usize, String> {
-        match value {
-            Value::Null => Ok(0),
-            other => {
-                let n = seconds(other, field)?;
-                if n.fract() != 0.0 || n > 10_000.0 {
-                    return Err(format!("{field} must be a whole number up to 10000, found {other}"));
-                }
-                Ok(n as usize)
-            }
-        }
-    };
-    let entry = |value: &Value, position: String| -> Result<(usize, f64), String> {
-        let object = value.as_object().ok_or_else(|| {
-            format!("repeat_schedule{position} must be an object {{\"repeat_count\": n, \"repeat_offset\": s}}, found {value}")
-        })?;
-        let repeat_count = count(
-            object.get("repeat_count").unwrap_or(&Value::Null),
-            &format!("repeat_schedule{position}.repeat_count"),
-        )?;
-        let repeat_offset = match object.get("repeat_offset") {
-            Some(value) => seconds(value, &format!("repeat_schedule{position}.repeat_offset"))?,
-            None if repeat_count == 0 => 0.0,
-            None => return Err(format!("repeat_schedule{position} has repeat_count but no repeat_offset")),
-        };
-        Ok((repeat_count, repeat_offset))
-    };
-    match event.get("repeat_schedule") {
-        None | Some(Value::Null) => Ok(Vec::new()),
-        Some(Value::Array(items)) => items.iter().enumerate().map(|(i, item)| entry(item, format!("[{i}]"))).collect(),
-        Some(object @ Value::Object(_)) => Ok(vec![entry(object, String::new())?]),
-        Some(bare) => {
-            let repeat_count = count(bare, "repeat_schedule")?;
-            let repeat_offset = match event.get("repeat_offset") {
-                Some(value) => seconds(value, "repeat_offset")?,
-                None => DEFAULT_REPEAT_OFFSET_S,
-            };
-            Ok(vec![(repeat_count, repeat_offset)])
-        }
-    }
+    timing::schedule_offset(event).unwrap_or(Ok(0.0))
 }
 
 /// Offsets (before speed) of every repeat of an event whose initial send is at `initial_s`.
 fn repeat_offsets(event: &Value, initial_s: f64) -> Result<Vec<f64>, String> {
-    let mut offsets = Vec::new();
-    for (repeat_count, repeat_offset) in repeat_entries(event)? {
-        if offsets.len() + repeat_count > MAX_SENDS {
-            return Err(format!("repeat_schedule asks for more than {MAX_SENDS} repeats"));
-        }
-        for i in 1..=repeat_count {
-            let offset = initial_s + i as f64 * repeat_offset;
-            if offset > MAX_OFFSET_S {
-                return Err(format!("repeat {i} would be sent at {offset} s; at most {MAX_OFFSET_S} s is accepted"));
-            }
-            offsets.push(offset);
-        }
-    }
-    Ok(offsets)
+    timing::repeat_offsets(initial_s, &timing::repeat_entries(event)?, MAX_SENDS)
 }
 
 #[cfg(test)]
@@ -298,6 +220,15 @@ mod tests {
         let event = json!({ "repeat_schedule": [ { "repeat_count": 10000, "repeat_offset": 0 } ] });
         let huge = LoadedFile { name: "f.json".into(), kind: EventKind::Alert, events: vec![event; 11] };
         assert!(matches!(build_schedule(&[huge], 1.0), Err(DispatchError::TooManySends { total: 110011, .. })));
+    }
+
+    #[test]
+    fn a_tiny_speed_is_an_error_not_a_panic() {
+        let files = [file("f.json", EventKind::Alert, json!([{ "schedule_offset": 600 }]))];
+        for speed in [1e-300, f64::MIN_POSITIVE, 0.0, -1.0, f64::NAN] {
+            let error = build_schedule(&files, speed).unwrap_err().to_string();
+            assert!(error.starts_with("speed"), "{speed}: {error}");
+        }
     }
 
     proptest::proptest! {

@@ -11,7 +11,7 @@ use super::EventKind;
 use crate::retry::{is_retryable_error, is_retryable_status, parse_retry_after, Attempt, RetryPolicy};
 
 /// Longest part of a response body kept in a result.
-const MAX_RESPONSE_CHARS: usize = 4096;
+pub(super) const MAX_RESPONSE_CHARS: usize = 4096;
 /// Connect timeout: a fraction of the total, at most 5 s.
 const MAX_CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
 
@@ -174,7 +174,7 @@ fn transport_error_text(error: &reqwest::Error) -> String {
     text
 }
 
-fn short(text: &str, limit: usize) -> String {
+pub(super) fn short(text: &str, limit: usize) -> String {
     if text.chars().count() <= limit {
         text.to_owned()
     } else {

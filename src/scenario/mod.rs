@@ -4,6 +4,7 @@
 
 mod lenient_json;
 pub mod rules;
+pub mod timing;
 pub mod validate;
 
 pub use lenient_json::{parse_event_array, EventFileError};

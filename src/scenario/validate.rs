@@ -8,7 +8,7 @@ use std::fmt;
 use serde_json::{json, Map, Value};
 
 use super::rules::{ScenarioOptions, MAJOR_FAILURE_OFFSET};
-use super::{parse_event_array, ScenarioKind};
+use super::{parse_event_array, timing, ScenarioKind};
 use crate::template::{render_text, RenderContext};
 
 /// Placeholder of `custom_details.event_id`: a fresh UUID per send.
@@ -265,22 +265,28 @@ pub fn check_events(options: &ScenarioOptions, text: &str) -> Result<Fixed<Strin
         let service_name = check_custom_details(options, index, details, &mut fixes, &mut violations);
         let is_major_failure = details.get("major_failure") == Some(&Value::Bool(true));
 
-        let offset = match read_whole_seconds(event, "timing_metadata", "schedule_offset", index, &mut fixes) {
+        let offset = match read_schedule_offset(event, index, &mut fixes) {
             Ok(offset) => offset,
             Err(violation) => {
                 violations.push(violation);
                 continue;
             }
         };
-        let repeats = match normalize_repeat_schedule(event, index, offset, parameters.window_s, &mut fixes) {
+        let repeats = match normalize_repeat_schedule(event, index, &mut fixes) {
             Ok(repeats) => repeats,
             Err(violation) => {
                 violations.push(violation);
                 continue;
             }
         };
-        let last_send = repeats.iter().map(|(count, step)| offset + count * step).max().unwrap_or(offset).max(offset);
-        if last_send > parameters.window_s {
+        let last_send = match timing::repeat_offsets(offset as f64, &repeats, usize::MAX) {
+            Ok(offsets) => offsets.into_iter().fold(offset as f64, f64::max),
+            Err(reason) => {
+                violations.push(Violation::new(at("repeat_schedule"), reason));
+                continue;
+            }
+        };
+        if last_send > parameters.window_s as f64 {
             violations.push(Violation::new(
                 at("repeat_schedule"),
                 format!(
@@ -289,7 +295,7 @@ pub fn check_events(options: &ScenarioOptions, text: &str) -> Result<Fixed<Strin
                 ),
             ));
         }
-        total_sends += 1 + repeats.iter().map(|(count, _)| count).sum::<u64>();
+        total_sends += 1 + repeats.iter().map(|entry| entry.count as u64).sum::<u64>();
         if is_major_failure {
             major_failures.push((index, offset, severity, service_name));
         }
@@ -528,80 +534,78 @@ fn check_major_failure(found: &[(usize, u64, String, String)], violations: &mut 
     }
 }
 
-/// Reads `event[section][field]` as whole seconds, turning numeric strings and integral floats into integers.
-fn read_whole_seconds(
+/// Reads the event's `schedule_offset` wherever [`timing`] finds it (the old tool wrote it at the top level or
+/// under `payload`) as whole seconds, and writes it as a whole number under `timing_metadata`.
+fn read_schedule_offset(
     event: &mut Map<String, Value>,
-    section: &str,
-    field: &str,
     index: usize,
     fixes: &mut Vec<String>,
 ) -> Result<u64, Violation> {
-    let location = format!("events[{index}].{section}.{field}");
-    let Some(container) = event.get_mut(section).and_then(Value::as_object_mut) else {
-        return Err(Violation::new(format!("events[{index}].{section}"), format!("missing the {section} object")));
+    let snapshot = Value::Object(event.clone());
+    let Some((field, value)) = timing::find_schedule_offset(&snapshot) else {
+        return Err(Violation::new(
+            format!("events[{index}].timing_metadata.schedule_offset"),
+            "missing; give the whole seconds from the start",
+        ));
     };
-    let value = container.get(field).cloned().unwrap_or(Value::Null);
-    let seconds = whole_number(&value)
+    let location = format!("events[{index}].{field}");
+    let seconds = timing::seconds(value, field)
+        .ok()
+        .filter(|seconds| seconds.fract() == 0.0)
+        .map(|seconds| seconds as u64)
         .ok_or_else(|| Violation::new(location.clone(), format!("{value} is not a whole number of seconds >= 0")))?;
-    if value.as_u64().is_none() {
+    if field != "timing_metadata.schedule_offset" {
+        fixes.push(format!("{location} {value} moved to timing_metadata.schedule_offset"));
+        match field {
+            "schedule_offset" => event.remove("schedule_offset"),
+            _ => event.get_mut("payload").and_then(Value::as_object_mut).and_then(|p| p.remove("schedule_offset")),
+        };
+    } else if value.as_u64().is_none() {
         fixes.push(format!("{location} {value} written as {seconds}"));
-        container.insert(field.into(), json!(seconds));
     }
+    let timing_metadata = event.entry("timing_metadata").or_insert_with(|| json!({}));
+    if !timing_metadata.is_object() {
+        *timing_metadata = json!({});
+    }
+    timing_metadata["schedule_offset"] = json!(seconds);
     Ok(seconds)
 }
 
-/// Normalizes `repeat_schedule` to the array form and returns its `(repeat_count, repeat_offset)` pairs.
-/// A bare number n becomes one entry of n repeats, spaced to end inside the window.
+/// Normalizes `repeat_schedule` to the array form and returns its entries, read by [`timing`] exactly as
+/// dispatch reads them: a bare number n becomes one entry of n repeats every top-level `repeat_offset`
+/// seconds (60 s without one), the offsets the sender would use for the bare number.
 fn normalize_repeat_schedule(
     event: &mut Map<String, Value>,
     index: usize,
-    offset: u64,
-    window_s: u64,
     fixes: &mut Vec<String>,
-) -> Result<Vec<(u64, u64)>, Violation> {
+) -> Result<Vec<timing::RepeatEntry>, Violation> {
     let location = format!("events[{index}].repeat_schedule");
-    let current = event.get("repeat_schedule").cloned().unwrap_or(Value::Null);
-    let entries = match current {
-        Value::Null => {
-            fixes.push(format!("{location} missing, written as []"));
-            Vec::new()
-        }
-        Value::Array(entries) => entries,
-        Value::Object(_) => {
-            fixes.push(format!("{location} single entry wrapped in an array"));
-            vec![current]
-        }
-        number if whole_number(&number).is_some() => {
-            let count = whole_number(&number).unwrap_or(0);
-            let entries = match window_s.saturating_sub(offset).checked_div(count) {
-                None => Vec::new(),
-                Some(step) => vec![json!({ "repeat_count": count, "repeat_offset": step.clamp(1, 30) })],
-            };
-            fixes.push(format!("{location} number {count} written in the array form"));
-            entries
-        }
-        other => return Err(Violation::new(location, format!("{other} is not an array of repeat entries"))),
-    };
-    let mut pairs = Vec::new();
-    let mut normalized = Vec::new();
-    for (entry_index, entry) in entries.iter().enumerate() {
-        let count = entry.get("repeat_count").and_then(whole_number);
-        let step = entry.get("repeat_offset").and_then(whole_number).filter(|step| *step > 0);
-        match (count, step) {
-            (Some(count), Some(step)) => {
-                pairs.push((count, step));
-                normalized.push(json!({ "repeat_count": count, "repeat_offset": step }));
-            }
-            _ => {
-                return Err(Violation::new(
-                    format!("{location}[{entry_index}]"),
-                    "needs \"repeat_count\" (whole number >= 0) and \"repeat_offset\" (whole seconds > 0)",
-                ))
-            }
+    let snapshot = Value::Object(event.clone());
+    // The reason names the field (`repeat_schedule[0].repeat_offset …`), so the location is the event.
+    let mut entries =
+        timing::repeat_entries(&snapshot).map_err(|reason| Violation::new(format!("events[{index}]"), reason))?;
+    match snapshot.get("repeat_schedule") {
+        None | Some(Value::Null) => fixes.push(format!("{location} missing, written as []")),
+        Some(Value::Array(_)) => {}
+        Some(Value::Object(_)) => fixes.push(format!("{location} single entry wrapped in an array")),
+        Some(number) => {
+            entries.retain(|entry| entry.count > 0);
+            let every = entries.first().map_or(String::new(), |entry| format!(" every {} s", entry.offset_s));
+            fixes.push(format!("{location} number {number} written in the array form{every}, as it is sent"));
         }
     }
+    let mut normalized = Vec::new();
+    for (entry_index, entry) in entries.iter().enumerate() {
+        if entry.offset_s <= 0.0 || entry.offset_s.fract() != 0.0 {
+            return Err(Violation::new(
+                format!("{location}[{entry_index}]"),
+                "needs \"repeat_count\" (whole number >= 0) and \"repeat_offset\" (whole seconds > 0)",
+            ));
+        }
+        normalized.push(json!({ "repeat_count": entry.count, "repeat_offset": entry.offset_s as u64 }));
+    }
     event.insert("repeat_schedule".into(), Value::Array(normalized));
-    Ok(pairs)
+    Ok(entries)
 }
 
 /// Reads a model's or file's text as an array of objects: fences and `json` tags are stripped by
@@ -734,16 +738,6 @@ fn has_placeholder(value: &str) -> bool {
     }
 }
 
-fn whole_number(value: &Value) -> Option<u64> {
-    match value {
-        Value::Number(number) => {
-            number.as_u64().or_else(|| number.as_f64().filter(|f| *f >= 0.0 && f.fract() == 0.0).map(|f| f as u64))
-        }
-        Value::String(text) => text.trim().parse().ok(),
-        _ => None,
-    }
-}
-
 fn is_blank(value: &Value) -> bool {
     match value {
         Value::Null => true,
@@ -813,6 +807,7 @@ mod tests {
         events[0]["payload"]["severity"] = json!("Warning");
         events[0]["payload"]["source"] = json!(options.observability_tools[0].to_uppercase());
         events[0]["repeat_schedule"] = json!(2);
+        events[0]["repeat_offset"] = json!(25);
         events[0]["timing_metadata"]["schedule_offset"] = json!("5");
         let details = events[0]["payload"]["custom_details"].as_object_mut().unwrap();
         details.remove("hostname");
@@ -828,7 +823,8 @@ mod tests {
         assert_eq!(repaired[0]["payload"]["severity"], "warning");
         assert_eq!(repaired[0]["payload"]["source"], options.observability_tools[0].as_str());
         assert_eq!(repaired[0]["timing_metadata"]["schedule_offset"], 5);
-        assert_eq!(repaired[0]["repeat_schedule"], json!([{ "repeat_count": 2, "repeat_offset": 30 }]));
+        // A bare count repeats every top-level repeat_offset seconds, as the sender plays it.
+        assert_eq!(repaired[0]["repeat_schedule"], json!([{ "repeat_count": 2, "repeat_offset": 25 }]));
         assert_eq!(repaired[0]["payload"]["custom_details"]["event_id"], EVENT_ID_PLACEHOLDER);
         assert_eq!(
             repaired[0]["payload"]["custom_details"]["hostname"],
@@ -836,6 +832,41 @@ mod tests {
         );
         assert_eq!(fixed.fixes.len(), 8, "{:?}", fixed.fixes);
         assert!(fixed.fixes.iter().any(|fix| fix.contains("code fence")));
+    }
+
+    /// The repaired file must play exactly the offsets the sender would have played for the original.
+    #[test]
+    fn repairs_keep_the_offsets_the_sender_plays() {
+        let send_offsets = |event: &Value| {
+            let initial = timing::schedule_offset(event).unwrap_or(Ok(0.0)).unwrap();
+            let mut offsets = timing::repeat_offsets(initial, &timing::repeat_entries(event).unwrap(), 100).unwrap();
+            offsets.insert(0, initial);
+            offsets
+        };
+        // The old tool's form: offset at the top level, a bare repeat count without repeat_offset (60 s).
+        let original = json!({ "schedule_offset": 10, "repeat_schedule": 2, "payload": { "summary": "s" } });
+        let mut event = original.as_object().unwrap().clone();
+        let mut fixes = Vec::new();
+        assert_eq!(read_schedule_offset(&mut event, 0, &mut fixes).unwrap(), 10);
+        normalize_repeat_schedule(&mut event, 0, &mut fixes).unwrap();
+        let repaired = Value::Object(event);
+        assert_eq!(repaired["timing_metadata"]["schedule_offset"], 10);
+        assert_eq!(repaired["repeat_schedule"], json!([{ "repeat_count": 2, "repeat_offset": 60 }]));
+        assert_eq!(send_offsets(&repaired), send_offsets(&original));
+        assert_eq!(send_offsets(&original), vec![10.0, 70.0, 130.0]);
+        assert_eq!(fixes.len(), 2, "{fixes:?}");
+        let mut unreadable = json!({ "repeat_schedule": [{ "repeat_count": 2 }] }).as_object().unwrap().clone();
+        let violation = normalize_repeat_schedule(&mut unreadable, 4, &mut fixes).unwrap_err();
+        assert_eq!(violation.to_string(), "events[4]: repeat_schedule[0] has repeat_count but no repeat_offset");
+
+        // Offsets the sender would play past the window stay a violation: 10 + 7 × 60 = 430 > 420.
+        let (options, raw) = sample(ScenarioKind::Major);
+        let mut events = events_of(&raw.events);
+        events[0]["timing_metadata"]["schedule_offset"] = json!(10);
+        events[0]["repeat_schedule"] = json!(7);
+        let violations = check_events(&options, &serde_json::to_string(&events).unwrap()).unwrap_err();
+        let text = messages(&violations);
+        assert!(text.contains("events[0].repeat_schedule: sends until 430 s, past the 420 s window"), "{text}");
     }
 
     #[test]
