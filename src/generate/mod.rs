@@ -22,6 +22,11 @@ use crate::storage::{sanitize_org, NewFile, Storage, StorageError};
 pub const MAX_ATTEMPTS: u32 = 3;
 /// Longest symptom, root cause or blast radius accepted.
 pub const MAX_STORY_FIELD_CHARS: usize = 500;
+/// Most names in `itsm_tools`, `observability_tools` or `service_names`: every name is woven into prompts
+/// and events, so long lists only bloat them.
+pub const MAX_LIST_ITEMS: usize = 10;
+/// Longest single name in those lists.
+pub const MAX_LIST_ITEM_CHARS: usize = 80;
 
 /// One Generate request in domain terms.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -183,6 +188,49 @@ impl GenerationSpec {
                 return Err(GenerateError::invalid(
                     "unique_alerts",
                     format!("is {count}, more than max_events {cap}; every distinct alert is sent at least once"),
+                ));
+            }
+        }
+        for (field, items) in [
+            ("itsm_tools", &self.itsm_tools),
+            ("observability_tools", &self.observability_tools),
+            ("service_names", &self.service_names),
+        ] {
+            if items.len() > MAX_LIST_ITEMS {
+                return Err(GenerateError::invalid(
+                    field,
+                    format!("has {} names; at most {MAX_LIST_ITEMS}", items.len()),
+                ));
+            }
+            for item in items {
+                let length = item.chars().count();
+                if length > MAX_LIST_ITEM_CHARS {
+                    return Err(GenerateError::invalid(
+                        field,
+                        format!("has a name of {length} characters; at most {MAX_LIST_ITEM_CHARS} each"),
+                    ));
+                }
+            }
+        }
+        // User text is copied into events, where `{{…}}` would be read as a placeholder and break SendEvents.
+        let free_texts = [
+            ("org_name", Some(&self.org_name)),
+            ("symptom", self.symptom.as_ref()),
+            ("root_cause", self.root_cause.as_ref()),
+            ("blast_radius", self.blast_radius.as_ref()),
+        ];
+        let list_texts = [
+            ("itsm_tools", &self.itsm_tools),
+            ("observability_tools", &self.observability_tools),
+            ("service_names", &self.service_names),
+        ]
+        .into_iter()
+        .flat_map(|(field, items)| items.iter().map(move |item| (field, Some(item))));
+        for (field, text) in free_texts.into_iter().chain(list_texts) {
+            if text.is_some_and(|text| text.contains("{{") || text.contains("}}")) {
+                return Err(GenerateError::invalid(
+                    field,
+                    "must not contain `{{` or `}}`, which are placeholder syntax",
                 ));
             }
         }
