@@ -358,7 +358,13 @@ impl Generator {
         let kind = brief.options.kind;
         let started = std::time::Instant::now();
         let (narrative, events, change_events) = match &self.provider {
-            Provider::Builtin => validate_raw(&brief, builtin::generate(&brief, seed))?,
+            Provider::Builtin => {
+                off_the_runtime({
+                    let brief = brief.clone();
+                    move || validate_raw(&brief, builtin::generate(&brief, seed))
+                })
+                .await?
+            }
             Provider::Llm(model) => llm_provider::generate(model.as_ref(), &self.prompts, &brief).await?,
             Provider::Unconfigured => {
                 return Err(FailureCause::Llm(LlmError::Rejected("OPENAI_API_KEY is not set".into())))
@@ -384,6 +390,17 @@ impl Generator {
     }
 }
 
+/// Runs CPU-bound work (the built-in generator and its validation) on the blocking pool, so the scenarios of
+/// one request run in parallel and no runtime worker is held up.
+async fn off_the_runtime<T: Send + 'static>(work: impl FnOnce() -> T + Send + 'static) -> T {
+    match tokio::task::spawn_blocking(work).await {
+        Ok(value) => value,
+        Err(error) if error.is_panic() => std::panic::resume_unwind(error.into_panic()),
+        // Blocking tasks are only cancelled when the runtime shuts down; nothing is left to answer then.
+        Err(error) => panic!("built-in generation was cancelled: {error}"),
+    }
+}
+
 /// Runs the one validator over a provider's complete answer (the built-in generator must pass it unaided).
 pub fn validate_raw(
     brief: &ScenarioBrief,
@@ -401,4 +418,16 @@ pub fn validate_raw(
     let change_events =
         check_change_events(options, &raw.change_events).map_err(|v| rules_not_met("change events", v))?;
     Ok((narrative.value, events.value, change_events.value))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test(flavor = "current_thread")]
+    async fn builtin_work_runs_off_the_runtime_thread() {
+        let runtime_thread = std::thread::current().id();
+        let worker_thread = off_the_runtime(|| std::thread::current().id()).await;
+        assert_ne!(worker_thread, runtime_thread);
+    }
 }
