@@ -377,6 +377,65 @@ impl ChatModel for OpenAiChatModel {
 mod tests {
     use super::*;
 
+    /// Collects everything the subscriber writes.
+    #[derive(Clone, Default)]
+    struct CapturedLog(std::sync::Arc<std::sync::Mutex<Vec<u8>>>);
+
+    impl std::io::Write for CapturedLog {
+        fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
+            self.0.lock().unwrap().extend_from_slice(bytes);
+            Ok(bytes.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+
+    #[tokio::test(flavor = "current_thread")]
+    async fn an_echoed_key_reaches_neither_the_log_nor_the_error() {
+        use wiremock::matchers::method;
+        use wiremock::{Mock, MockServer, ResponseTemplate};
+
+        let key = "sk-live-echoed-secret-123";
+        let mock = MockServer::start().await;
+        Mock::given(method("POST"))
+            .respond_with(
+                ResponseTemplate::new(503)
+                    .set_body_string(format!("proxy error; request had Authorization: Bearer {key}")),
+            )
+            .mount(&mock)
+            .await;
+        let settings = OpenAiSettings {
+            base_url: format!("{}/v1", mock.uri()),
+            api_key: key.into(),
+            model: "gpt-4o".into(),
+            temperature: 0.2,
+            max_tokens: 100,
+            connect_timeout: Duration::from_secs(5),
+            total_timeout: Duration::from_secs(10),
+            retries: 1,
+            first_backoff: Duration::from_millis(1),
+        };
+        let model = OpenAiChatModel::new(settings).unwrap();
+        let log = CapturedLog::default();
+        let writer = log.clone();
+        let subscriber = tracing_subscriber::fmt()
+            .with_max_level(tracing::Level::TRACE)
+            .with_ansi(false)
+            .with_writer(move || writer.clone())
+            .finish();
+        let _guard = tracing::subscriber::set_default(subscriber);
+        let request = ChatRequest { messages: vec![crate::llm::ChatMessage::user("hi")], json_schema: None };
+        let error = model.complete(&request).await.unwrap_err();
+
+        let log = String::from_utf8(log.0.lock().unwrap().clone()).unwrap();
+        assert!(log.contains("llm call failed"), "the retry is logged: {log}");
+        assert!(!log.contains(key) && !log.contains("echoed-secret"), "{log}");
+        let message = error.to_string();
+        assert!(message.contains("503") && message.contains("[redacted]"), "{message}");
+        assert!(!message.contains("echoed-secret"), "{message}");
+    }
+
     #[test]
     fn keys_are_redacted_from_upstream_text() {
         let text = "Authorization: Bearer my-gateway-key-123 and sk-proj-AbC123_xyz-987 but not task-list or sk-x";
