@@ -11,6 +11,10 @@ pub enum PromptError {
     Unknown(String),
     #[error("prompt {prompt:?} uses variable <<{variable}>> that was not provided")]
     MissingVariable { prompt: String, variable: String },
+    /// A tuned prompt file exists but cannot be read: using the compiled-in copy instead would silently ignore
+    /// the tuning.
+    #[error("prompt file {path} exists but cannot be read ({reason}); fix it (UTF-8 text) or remove it")]
+    Unreadable { path: String, reason: String },
 }
 
 /// Compiled-in copies of `prompts/<name>.md`, by name.
@@ -50,8 +54,15 @@ impl PromptLibrary {
 
     /// The template text of prompt `name` (file `<dir>/<name>.md`, else the compiled-in copy).
     pub fn template(&self, name: &str) -> Result<String, PromptError> {
-        if let Ok(text) = std::fs::read_to_string(self.dir.join(format!("{name}.md"))) {
-            return Ok(text);
+        let path = self.dir.join(format!("{name}.md"));
+        match std::fs::read_to_string(&path) {
+            Ok(text) => return Ok(text),
+            // Only a missing file falls back to the compiled-in copy.
+            Err(error) if error.kind() == std::io::ErrorKind::NotFound => {}
+            Err(error) => {
+                tracing::warn!(path = %path.display(), error = %error, "tuned prompt file cannot be read");
+                return Err(PromptError::Unreadable { path: path.display().to_string(), reason: error.to_string() });
+            }
         }
         embedded(name).map(str::to_owned).ok_or_else(|| PromptError::Unknown(name.into()))
     }
@@ -115,5 +126,18 @@ mod tests {
         let library = PromptLibrary::new(dir.path());
         assert_eq!(library.render("custom_tune", &[("who", "SC")]).unwrap(), "hello SC");
         assert_eq!(library.template("nope"), Err(PromptError::Unknown("nope".into())));
+    }
+
+    #[test]
+    fn an_unreadable_tuned_file_is_an_error_not_a_silent_fallback() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("narrative_major.md"), b"tuned \xff\xfe not UTF-8").unwrap();
+        let library = PromptLibrary::new(dir.path());
+        match library.template("narrative_major") {
+            Err(PromptError::Unreadable { path, .. }) => assert!(path.ends_with("narrative_major.md"), "{path}"),
+            other => panic!("expected Unreadable, got {other:?}"),
+        }
+        // A missing file still falls back to the compiled-in copy.
+        assert_eq!(library.template("narrative_well").unwrap(), embedded("narrative_well").unwrap());
     }
 }

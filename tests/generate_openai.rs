@@ -376,3 +376,82 @@ async fn prompt_files_in_the_prompts_dir_are_used_without_rebuilding() {
     assert!(status.message().contains("<<no_such_variable>>"), "{}", status.message());
     assert_eq!(mock.received_requests().await.unwrap().len(), calls_before);
 }
+
+#[tokio::test]
+async fn a_key_echoed_by_the_gateway_is_redacted_from_the_status() {
+    let mock = MockServer::start().await;
+    Mock::given(method("POST"))
+        .and(path("/v1/chat/completions"))
+        .respond_with(ResponseTemplate::new(401).set_body_json(json!({
+            "error": { "message": "bad credentials in header Authorization: Bearer sk-test-secret (also sk-other-key-12345)" }
+        })))
+        .mount(&mock)
+        .await;
+    let mut server = server_for(&mock, "gpt-4o", |_| {}).await;
+    let status = server.client.generate(generate_request(&[pb::Scenario::Well])).await.unwrap_err();
+    assert_eq!(status.code(), Code::FailedPrecondition, "{status:?}");
+    assert!(status.message().contains("401"), "{}", status.message());
+    assert!(status.message().contains("[redacted]"), "{}", status.message());
+    assert!(
+        !status.message().contains("sk-test-secret") && !status.message().contains("sk-other"),
+        "{}",
+        status.message()
+    );
+}
+
+#[tokio::test]
+async fn a_plain_text_rate_limit_is_retried_then_succeeds() {
+    let mock = MockServer::start().await;
+    Mock::given(method("POST"))
+        .and(path("/v1/chat/completions"))
+        .respond_with(ResponseTemplate::new(429).set_body_string("Too Many Requests"))
+        .up_to_n_times(1)
+        .with_priority(1)
+        .mount(&mock)
+        .await;
+    Mock::given(method("POST"))
+        .and(path("/v1/chat/completions"))
+        .respond_with(ScriptedModel(Box::new(valid_answer)))
+        .with_priority(2)
+        .mount(&mock)
+        .await;
+    let mut server = server_for(&mock, "gpt-4o", |_| {}).await;
+    let response = server.client.generate(generate_request(&[pb::Scenario::Well])).await.unwrap().into_inner();
+    assert_eq!(response.files.len(), 1);
+    assert_eq!(mock.received_requests().await.unwrap().len(), 4, "the narrative was asked twice");
+}
+
+#[tokio::test]
+async fn a_persistent_plain_text_503_is_unavailable() {
+    let mock = MockServer::start().await;
+    Mock::given(method("POST"))
+        .and(path("/v1/chat/completions"))
+        .respond_with(ResponseTemplate::new(503).set_body_string("Service Unavailable: Bearer sk-test-secret"))
+        .mount(&mock)
+        .await;
+    let mut server = server_for(&mock, "gpt-4o", |config| config.llm_retries = 1).await;
+    let status = server.client.generate(generate_request(&[pb::Scenario::Well])).await.unwrap_err();
+    assert_eq!(status.code(), Code::Unavailable, "{status:?}");
+    assert!(status.message().contains("503"), "{}", status.message());
+    assert!(!status.message().contains("sk-test-secret"), "{}", status.message());
+    assert_eq!(mock.received_requests().await.unwrap().len(), 2, "one request and one retry");
+}
+
+#[tokio::test]
+async fn an_html_404_from_a_wrong_base_url_is_a_failed_precondition_naming_404() {
+    let mock = MockServer::start().await;
+    Mock::given(method("POST"))
+        .respond_with(
+            ResponseTemplate::new(404)
+                .insert_header("content-type", "text/html")
+                .set_body_string("<html>\n<head><title>404 Not Found</title></head>\n<body>nginx</body></html>"),
+        )
+        .mount(&mock)
+        .await;
+    let mut server = server_for(&mock, "gpt-4o", |_| {}).await;
+    let status = server.client.generate(generate_request(&[pb::Scenario::Well])).await.unwrap_err();
+    assert_eq!(status.code(), Code::FailedPrecondition, "{status:?}");
+    assert!(status.message().contains("404"), "{}", status.message());
+    assert!(!status.message().contains("scenario rules"), "{}", status.message());
+    assert_eq!(mock.received_requests().await.unwrap().len(), 1, "a 404 is neither retried nor re-asked");
+}

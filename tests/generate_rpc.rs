@@ -136,6 +136,39 @@ async fn bad_requests_name_the_field_to_fix() {
 }
 
 #[tokio::test]
+async fn oversized_lists_and_placeholder_syntax_in_user_text_are_refused() {
+    let mut server = start_server(|_| {}).await;
+    let major = || request("Acme", &[pb::Scenario::Major]);
+    let eleven = (1..=11).map(|i| format!("svc-{i}")).collect::<Vec<_>>().join(",");
+    let long_name = "x".repeat(81);
+    let cases: Vec<(pb::GenerateRequest, &str, &str)> = vec![
+        (pb::GenerateRequest { service_names: eleven.clone(), ..major() }, "service_names", "at most 10"),
+        (pb::GenerateRequest { itsm_tools: eleven.clone(), ..major() }, "itsm_tools", "at most 10"),
+        (
+            pb::GenerateRequest { observability_tools: long_name.clone(), ..major() },
+            "observability_tools",
+            "at most 80",
+        ),
+        (request("Acme {{ org }}", &[pb::Scenario::Major]), "org_name", "placeholder syntax"),
+        (pb::GenerateRequest { service_names: "api, pay}}ments".into(), ..major() }, "service_names", "`{{` or `}}`"),
+        (pb::GenerateRequest { itsm_tools: "{{jira".into(), ..major() }, "itsm_tools", "placeholder syntax"),
+        (pb::GenerateRequest { observability_tools: "dd}}".into(), ..major() }, "observability_tools", "placeholder"),
+        (pb::GenerateRequest { symptom: "slow {{now}}".into(), ..major() }, "symptom", "placeholder syntax"),
+        (pb::GenerateRequest { root_cause: "a }} b".into(), ..major() }, "root_cause", "placeholder syntax"),
+        (pb::GenerateRequest { blast_radius: "{{x".into(), ..major() }, "blast_radius", "placeholder syntax"),
+    ];
+    for (req, field, reason) in cases {
+        let status = server.client.generate(req.clone()).await.expect_err("request is invalid");
+        assert_eq!(status.code(), Code::InvalidArgument, "{req:?}: {status:?}");
+        assert!(status.message().starts_with(field), "{field}: {}", status.message());
+        assert!(status.message().contains(reason), "{reason}: {}", status.message());
+    }
+    let ten = (1..=10).map(|i| format!("svc-{i}")).collect::<Vec<_>>().join(",");
+    let accepted = pb::GenerateRequest { service_names: ten, ..request("Acme", &[pb::Scenario::Well]) };
+    server.client.generate(accepted).await.expect("ten names of sane length are fine");
+}
+
+#[tokio::test]
 async fn openai_without_a_key_is_a_failed_precondition() {
     let mut server = start_server(|config| config.llm = LlmMode::Openai).await;
     let status = server.client.generate(request("Acme", &[pb::Scenario::Major])).await.unwrap_err();

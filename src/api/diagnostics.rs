@@ -2,18 +2,21 @@
 
 use tonic::Status;
 
-use super::AppState;
-use crate::diagnostics::{self, DiagnosticsDeps, DiagnosticsDocument, DiagnosticsRequest};
+use super::{AppState, LlmSetup};
+use crate::diagnostics::{self, DiagnosticsDeps, DiagnosticsDocument, DiagnosticsError, DiagnosticsRequest};
 use crate::pb;
 
 pub(super) async fn generate_diagnostics(
     state: &AppState,
     request: pb::GenerateDiagnosticsRequest,
 ) -> Result<pb::GenerateDiagnosticsResponse, Status> {
+    if let LlmSetup::Unusable { reason } = &state.llm {
+        return Err(DiagnosticsError::LlmUnusable(reason.clone()).into());
+    }
     let deps = DiagnosticsDeps {
         storage: &state.storage,
         prompts: &state.prompts,
-        chat_model: state.chat_model.as_deref(),
+        chat_model: state.llm.model().map(|model| model.as_ref()),
         token_storage_path: &state.config.rundeck_token_path,
     };
     let request = DiagnosticsRequest {

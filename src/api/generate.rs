@@ -2,18 +2,17 @@
 
 use tonic::Status;
 
-use super::AppState;
-use crate::config::LlmMode;
+use super::{AppState, LlmSetup};
 use crate::generate::{optional_text, split_list, GenerationSpec, Generator, Provider};
 use crate::pb;
 use crate::scenario::ScenarioKind;
 
 pub(super) async fn generate(state: &AppState, request: pb::GenerateRequest) -> Result<pb::GenerateResponse, Status> {
     let spec = spec_from_request(&request);
-    let provider = match (&state.chat_model, state.config.effective_llm()) {
-        (Some(model), _) => Provider::Llm(model.clone()),
-        (None, LlmMode::Openai) => Provider::Unconfigured,
-        (None, _) => Provider::Builtin,
+    let provider = match &state.llm {
+        LlmSetup::Ready(model) => Provider::Llm(model.clone()),
+        LlmSetup::Unusable { .. } => Provider::Unconfigured,
+        LlmSetup::Builtin => Provider::Builtin,
     };
     let generator = Generator::new(provider, state.prompts.clone(), state.storage.clone());
     // Saving runs on the blocking pool and is atomic per scenario, so dropping generation on shutdown is safe.

@@ -28,8 +28,8 @@ pub struct AppState {
     pub storage: Storage,
     /// Prompt templates (directory with compiled-in fallback).
     pub prompts: PromptLibrary,
-    /// The chat model when the provider resolves to an LLM; `None` means the built-in generator.
-    pub chat_model: Option<Arc<dyn ChatModel>>,
+    /// The model the LLM-backed RPCs use: none (built-in), ready, or selected but unusable.
+    pub llm: LlmSetup,
     /// Cancelled when the server shuts down, so long-running calls can stop.
     pub shutdown: CancellationToken,
     /// The PagerDuty sender and the limit on active send runs.
@@ -40,31 +40,54 @@ impl AppState {
     pub fn new(config: ServeConfig, shutdown: CancellationToken) -> Result<Self, crate::server::StartError> {
         let storage = Storage::open(&config.data_dir, config.max_file_bytes)?;
         let prompts = PromptLibrary::new(&config.prompts_dir);
-        let chat_model = build_chat_model(&config);
+        let llm = build_chat_model(&config);
         let dispatcher = Dispatcher::new(&config)?;
-        Ok(Self { config, storage, prompts, chat_model, shutdown, dispatcher })
+        Ok(Self { config, storage, prompts, llm, shutdown, dispatcher })
     }
 }
 
-/// The chat model of the `openai` provider, bounded to `llm_concurrency` calls in flight server-wide. `None`
-/// for the built-in provider, and for `openai` without a key: Generate then answers FAILED_PRECONDITION, so the
-/// file RPCs keep working while the key is fixed.
-fn build_chat_model(config: &ServeConfig) -> Option<Arc<dyn ChatModel>> {
+/// Which model the LLM-backed RPCs (Generate, GenerateDiagnostics) use.
+#[derive(Clone)]
+pub enum LlmSetup {
+    /// The built-in generator; no model.
+    Builtin,
+    Ready(Arc<dyn ChatModel>),
+    /// `openai` was selected but cannot be used; the reason says what to fix. Both RPCs answer
+    /// FAILED_PRECONDITION instead of silently falling back to the built-in generator.
+    Unusable {
+        reason: String,
+    },
+}
+
+impl LlmSetup {
+    pub fn model(&self) -> Option<&Arc<dyn ChatModel>> {
+        match self {
+            Self::Ready(model) => Some(model),
+            Self::Builtin | Self::Unusable { .. } => None,
+        }
+    }
+}
+
+/// The chat model of the `openai` provider, bounded to `llm_concurrency` calls in flight server-wide. Without a
+/// key (or a buildable client) the setup is `Unusable`, so the file RPCs keep working while the key is fixed.
+fn build_chat_model(config: &ServeConfig) -> LlmSetup {
     if config.effective_llm() != crate::config::LlmMode::Openai {
-        return None;
+        return LlmSetup::Builtin;
     }
     let Some(settings) = crate::llm::openai::OpenAiSettings::from_config(config) else {
-        tracing::warn!("DEMOGEN_LLM=openai without OPENAI_API_KEY: Generate will answer FAILED_PRECONDITION");
-        return None;
+        tracing::warn!("DEMOGEN_LLM=openai without OPENAI_API_KEY: Generate and GenerateDiagnostics will answer FAILED_PRECONDITION");
+        return LlmSetup::Unusable { reason: crate::generate::GenerateError::LlmNotConfigured.to_string() };
     };
     match crate::llm::openai::OpenAiChatModel::new(settings) {
         Ok(model) => {
             let limited = crate::llm::ConcurrencyLimited::new(Arc::new(model), config.llm_concurrency);
-            Some(Arc::new(limited))
+            LlmSetup::Ready(Arc::new(limited))
         }
         Err(error) => {
-            tracing::error!(error = %error, "cannot build the OpenAI client: Generate will answer FAILED_PRECONDITION");
-            None
+            tracing::error!(error = %error, "cannot build the OpenAI client: LLM-backed RPCs will answer FAILED_PRECONDITION");
+            LlmSetup::Unusable {
+                reason: format!("the openai provider is selected but its client cannot be built: {error}"),
+            }
         }
     }
 }

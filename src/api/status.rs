@@ -64,7 +64,9 @@ impl From<DiagnosticsError> for Status {
             DiagnosticsError::ReadFile { source, .. } | DiagnosticsError::Save(source) => {
                 Status::new(Status::from(source).code(), message)
             }
-            DiagnosticsError::NoTriggerAlerts { .. } => Status::failed_precondition(message),
+            DiagnosticsError::NoTriggerAlerts { .. } | DiagnosticsError::LlmUnusable(_) => {
+                Status::failed_precondition(message)
+            }
             DiagnosticsError::Llm(LlmError::Unavailable(_)) => Status::unavailable(message),
             DiagnosticsError::Llm(LlmError::Rejected(_) | LlmError::BadAnswer(_)) => {
                 Status::failed_precondition(message)

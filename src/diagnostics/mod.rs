@@ -55,6 +55,9 @@ pub enum DiagnosticsError {
     InvalidJob { index: usize, problems: String },
     #[error("saving diagnostics: {0}")]
     Save(#[source] StorageError),
+    /// The LLM provider is selected but cannot be used (e.g. no API key); the text says what to fix.
+    #[error("{0}")]
+    LlmUnusable(String),
 }
 
 /// A GenerateDiagnostics request in domain terms.
@@ -111,17 +114,27 @@ struct ValidRequest {
     max_jobs: usize,
 }
 
+/// A scenario as GenerateDiagnostics accepts it: the short name (`major`) or Generate's enum name
+/// (`SCENARIO_MAJOR`), case-insensitive, so the two RPCs agree.
+fn scenario_of(text: &str) -> Option<ScenarioKind> {
+    let name = text.trim().to_ascii_lowercase();
+    ScenarioKind::from_short_name(name.strip_prefix("scenario_").unwrap_or(&name))
+}
+
 fn validate(request: &DiagnosticsRequest) -> Result<ValidRequest, DiagnosticsError> {
     let invalid = |field, problem: &str| DiagnosticsError::InvalidArgument { field, problem: problem.into() };
     if request.org.trim().is_empty() {
         return Err(invalid("org_name", "is empty; give the organization whose files to use"));
     }
     let org = sanitize_org(&request.org).map_err(|source| DiagnosticsError::ReadFile { field: "org_name", source })?;
-    let scenario =
-        ScenarioKind::from_short_name(&request.scenario).ok_or_else(|| DiagnosticsError::InvalidArgument {
-            field: "scenario",
-            problem: format!("{:?} is not one of major, partial, well, custom", request.scenario),
-        })?;
+    let scenario = scenario_of(&request.scenario).ok_or_else(|| DiagnosticsError::InvalidArgument {
+        field: "scenario",
+        problem: format!(
+            "{:?} is not one of major, partial, well, custom (or SCENARIO_MAJOR, SCENARIO_PARTIAL, SCENARIO_WELL, \
+             SCENARIO_CUSTOM as in Generate)",
+            request.scenario
+        ),
+    })?;
     if request.narrative_file.trim().is_empty() {
         return Err(invalid("narrative_file", "is empty; give the scenario's narrative file name"));
     }

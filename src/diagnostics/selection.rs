@@ -27,34 +27,53 @@ pub struct Selection {
 }
 
 /// Deterministic ranking: the major-failure alert first, then by severity (critical, error, warning, info),
-/// earliest offset, file order; one alert per service before a service gets a second one. Only distinct
-/// trigger alerts are chosen.
+/// earliest offset, file order. Only distinct trigger alerts are chosen, spread out as far as they go (see
+/// `top_up`).
 pub fn fallback_selection(events: &[EventFacts], max_jobs: usize) -> Vec<usize> {
+    let mut chosen = Vec::new();
+    top_up(events, &mut chosen, max_jobs);
+    chosen
+}
+
+/// Adds alerts from the ranking to `chosen` (which may hold a model's picks) until `max_jobs`, in three
+/// passes so the jobs cover as much as possible: first one alert per service not yet covered; then alerts
+/// whose metric is not yet covered on their service (alerts without a metric count as distinct); then any
+/// remaining distinct alert.
+fn top_up(events: &[EventFacts], chosen: &mut Vec<usize>, max_jobs: usize) {
     let mut ranked: Vec<&EventFacts> = events.iter().filter(|e| e.is_trigger).collect();
     ranked.sort_by_key(|e| (!e.major_failure, e.severity, e.schedule_offset, e.combined_index));
 
-    let mut chosen = Vec::new();
-    let mut seen_alerts = HashSet::new();
-    let mut seen_services = HashSet::new();
-    for event in &ranked {
-        if chosen.len() == max_jobs {
-            break;
-        }
-        let service = event.service_name.to_lowercase();
-        if !seen_services.contains(&service) && seen_alerts.insert(event.identity()) {
-            seen_services.insert(service);
-            chosen.push(event.combined_index);
+    let service_of = |event: &EventFacts| event.service_name.trim().to_lowercase();
+    let metric_of = |event: &EventFacts| {
+        let metric = event.metric_name.trim().to_lowercase();
+        (!metric.is_empty()).then(|| (service_of(event), metric))
+    };
+    let mut seen_alerts: HashSet<String> = chosen.iter().map(|&i| events[i].identity()).collect();
+    let mut seen_services: HashSet<String> = chosen.iter().map(|&i| service_of(&events[i])).collect();
+    let mut seen_metrics: HashSet<(String, String)> = chosen.iter().filter_map(|&i| metric_of(&events[i])).collect();
+    for pass in 0..3 {
+        for event in &ranked {
+            if chosen.len() >= max_jobs {
+                return;
+            }
+            if seen_alerts.contains(&event.identity()) {
+                continue;
+            }
+            let service = service_of(event);
+            let metric = metric_of(event);
+            let fits = match pass {
+                0 => !seen_services.contains(&service),
+                1 => metric.as_ref().is_none_or(|metric| !seen_metrics.contains(metric)),
+                _ => true,
+            };
+            if fits {
+                seen_alerts.insert(event.identity());
+                seen_services.insert(service);
+                seen_metrics.extend(metric);
+                chosen.push(event.combined_index);
+            }
         }
     }
-    for event in &ranked {
-        if chosen.len() == max_jobs {
-            break;
-        }
-        if seen_alerts.insert(event.identity()) {
-            chosen.push(event.combined_index);
-        }
-    }
-    chosen
 }
 
 /// Accepts a model's choice index by index (out of range, non-alert, repeated index or repeated alert are
@@ -82,14 +101,7 @@ pub fn merge_model_choice(events: &[EventFacts], model_indices: &[i64], max_jobs
             (None, None) => unreachable!("an index without an event always has a reason"),
         }
     }
-    for index in fallback_selection(events, events.len()) {
-        if indices.len() == max_jobs {
-            break;
-        }
-        if seen_alerts.insert(events[index].identity()) {
-            indices.push(index);
-        }
-    }
+    top_up(events, &mut indices, max_jobs);
     Selection { indices, dropped }
 }
 
@@ -147,11 +159,31 @@ mod tests {
     }
 
     #[test]
+    fn a_second_job_on_a_service_prefers_a_metric_not_yet_covered() {
+        let mut events = vec![
+            alert(0, "API latency p99 high", Severity::Critical, 10, "API"),
+            alert(1, "API latency p95 high", Severity::Critical, 20, "API"),
+            alert(2, "API 5xx rate high", Severity::Error, 30, "API"),
+            alert(3, "DB connections high", Severity::Warning, 40, "DB"),
+            alert(4, "DB replication lag", Severity::Warning, 50, "DB"),
+        ];
+        for (index, metric) in ["latency_ms", "LATENCY_MS", "http_5xx_rate", "connections", ""].iter().enumerate() {
+            events[index].metric_name = (*metric).into();
+        }
+        // One per service (0, 3), then the uncovered metric on API (2) and the metric-less DB alert (4) before
+        // the second latency alert on API (1).
+        assert_eq!(fallback_selection(&events, 5), vec![0, 3, 2, 4, 1]);
+        assert_eq!(fallback_selection(&events, 3), vec![0, 3, 2]);
+        // Top-up after a model's pick also covers other services and metrics first.
+        assert_eq!(merge_model_choice(&events, &[1], 3).indices, vec![1, 3, 2]);
+    }
+
+    #[test]
     fn model_choices_are_checked_and_topped_up() {
         let events = sample();
         let selection = merge_model_choice(&events, &[1, 99, -1, 5, 1, 6, 0], 4);
         assert_eq!(selection.indices[..2], [1, 0], "valid choices keep the model's order");
-        assert_eq!(selection.indices, vec![1, 0, 3, 2], "topped up from the ranking");
+        assert_eq!(selection.indices, vec![1, 0, 3, 7], "topped up from the ranking, uncovered services first");
         let reasons: Vec<(i64, &str)> = selection.dropped.iter().map(|d| (d.index, d.reason)).collect();
         assert_eq!(
             reasons,

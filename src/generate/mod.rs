@@ -22,6 +22,11 @@ use crate::storage::{sanitize_org, NewFile, Storage, StorageError};
 pub const MAX_ATTEMPTS: u32 = 3;
 /// Longest symptom, root cause or blast radius accepted.
 pub const MAX_STORY_FIELD_CHARS: usize = 500;
+/// Most names in `itsm_tools`, `observability_tools` or `service_names`: every name is woven into prompts
+/// and events, so long lists only bloat them.
+pub const MAX_LIST_ITEMS: usize = 10;
+/// Longest single name in those lists.
+pub const MAX_LIST_ITEM_CHARS: usize = 80;
 
 /// One Generate request in domain terms.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -186,6 +191,49 @@ impl GenerationSpec {
                 ));
             }
         }
+        for (field, items) in [
+            ("itsm_tools", &self.itsm_tools),
+            ("observability_tools", &self.observability_tools),
+            ("service_names", &self.service_names),
+        ] {
+            if items.len() > MAX_LIST_ITEMS {
+                return Err(GenerateError::invalid(
+                    field,
+                    format!("has {} names; at most {MAX_LIST_ITEMS}", items.len()),
+                ));
+            }
+            for item in items {
+                let length = item.chars().count();
+                if length > MAX_LIST_ITEM_CHARS {
+                    return Err(GenerateError::invalid(
+                        field,
+                        format!("has a name of {length} characters; at most {MAX_LIST_ITEM_CHARS} each"),
+                    ));
+                }
+            }
+        }
+        // User text is copied into events, where `{{…}}` would be read as a placeholder and break SendEvents.
+        let free_texts = [
+            ("org_name", Some(&self.org_name)),
+            ("symptom", self.symptom.as_ref()),
+            ("root_cause", self.root_cause.as_ref()),
+            ("blast_radius", self.blast_radius.as_ref()),
+        ];
+        let list_texts = [
+            ("itsm_tools", &self.itsm_tools),
+            ("observability_tools", &self.observability_tools),
+            ("service_names", &self.service_names),
+        ]
+        .into_iter()
+        .flat_map(|(field, items)| items.iter().map(move |item| (field, Some(item))));
+        for (field, text) in free_texts.into_iter().chain(list_texts) {
+            if text.is_some_and(|text| text.contains("{{") || text.contains("}}")) {
+                return Err(GenerateError::invalid(
+                    field,
+                    "must not contain `{{` or `}}`, which are placeholder syntax",
+                ));
+            }
+        }
         for (field, value) in
             [("symptom", &self.symptom), ("root_cause", &self.root_cause), ("blast_radius", &self.blast_radius)]
         {
@@ -310,7 +358,13 @@ impl Generator {
         let kind = brief.options.kind;
         let started = std::time::Instant::now();
         let (narrative, events, change_events) = match &self.provider {
-            Provider::Builtin => validate_raw(&brief, builtin::generate(&brief, seed))?,
+            Provider::Builtin => {
+                off_the_runtime({
+                    let brief = brief.clone();
+                    move || validate_raw(&brief, builtin::generate(&brief, seed))
+                })
+                .await?
+            }
             Provider::Llm(model) => llm_provider::generate(model.as_ref(), &self.prompts, &brief).await?,
             Provider::Unconfigured => {
                 return Err(FailureCause::Llm(LlmError::Rejected("OPENAI_API_KEY is not set".into())))
@@ -336,6 +390,17 @@ impl Generator {
     }
 }
 
+/// Runs CPU-bound work (the built-in generator and its validation) on the blocking pool, so the scenarios of
+/// one request run in parallel and no runtime worker is held up.
+async fn off_the_runtime<T: Send + 'static>(work: impl FnOnce() -> T + Send + 'static) -> T {
+    match tokio::task::spawn_blocking(work).await {
+        Ok(value) => value,
+        Err(error) if error.is_panic() => std::panic::resume_unwind(error.into_panic()),
+        // Blocking tasks are only cancelled when the runtime shuts down; nothing is left to answer then.
+        Err(error) => panic!("built-in generation was cancelled: {error}"),
+    }
+}
+
 /// Runs the one validator over a provider's complete answer (the built-in generator must pass it unaided).
 pub fn validate_raw(
     brief: &ScenarioBrief,
@@ -353,4 +418,16 @@ pub fn validate_raw(
     let change_events =
         check_change_events(options, &raw.change_events).map_err(|v| rules_not_met("change events", v))?;
     Ok((narrative.value, events.value, change_events.value))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test(flavor = "current_thread")]
+    async fn builtin_work_runs_off_the_runtime_thread() {
+        let runtime_thread = std::thread::current().id();
+        let worker_thread = off_the_runtime(|| std::thread::current().id()).await;
+        assert_ne!(worker_thread, runtime_thread);
+    }
 }

@@ -9,13 +9,18 @@
 //!   `MAX_BACKOFF`). Which failures are retryable is decided here (`classify`): connect failures, 429 (except
 //!   `insufficient_quota`) and 5xx are; a request that hit the total timeout is not (a hanging server would
 //!   otherwise hold a Generate for several timeouts).
+//! - Non-2xx answers never reach async-openai's parser: `StatusCheckedService` turns them into an
+//!   `HttpStatusError` carrying the status, so a plain-text 429 or an HTML 404 is judged by its status, not
+//!   mistaken for a malformed chat completion.
+//! - Upstream text (error bodies, transport errors) is passed through `redact` before it is logged or returned:
+//!   gateways echo the Authorization header, and the key must never leave this process.
 //! - Model quirks are one capability check (`ModelCapabilities::of`), not scattered conditions.
 
 use std::time::Duration;
 
 use async_openai::config::OpenAIConfig;
 use async_openai::error::OpenAIError;
-use async_openai::middleware::ReqwestService;
+use async_openai::middleware::HttpRequestFactory;
 use async_openai::types::chat::{
     ChatCompletionRequestAssistantMessage, ChatCompletionRequestMessage, ChatCompletionRequestSystemMessage,
     ChatCompletionRequestUserMessage, CreateChatCompletionRequest, ResponseFormat,
@@ -121,8 +126,8 @@ impl OpenAiChatModel {
             .with_api_key(&settings.api_key)
             .with_org_id("")
             .with_project_id("");
-        // A bare ReqwestService replaces async-openai's default stack, which retries on its own.
-        let client = Client::build(http.clone(), config).with_http_service(ReqwestService::new(http));
+        // Our own service replaces async-openai's default stack, which retries on its own.
+        let client = Client::build(http.clone(), config).with_http_service(status_checked_service(http));
         let capabilities = ModelCapabilities::of(&settings.model);
         let retry_policy = RetryPolicy::new(settings.retries, settings.first_backoff).with_max_delay(MAX_BACKOFF);
         Ok(Self { client, settings, capabilities, retry_policy })
@@ -172,47 +177,154 @@ impl OpenAiChatModel {
     }
 }
 
-fn retryable(error: LlmError) -> Attempt<Result<String, LlmError>> {
-    // async-openai does not expose response headers, so there is no Retry-After hint to pass on.
-    Attempt::Retry { last: Err(error), retry_after: None }
+/// A non-2xx answer, caught before async-openai tries to read it as JSON.
+#[derive(Debug, thiserror::Error)]
+#[error("HTTP {status}")]
+struct HttpStatusError {
+    status: reqwest::StatusCode,
+    body: String,
+    retry_after: Option<Duration>,
 }
 
-fn not_retryable(error: LlmError) -> Attempt<Result<String, LlmError>> {
-    Attempt::Done(Err(error))
+/// Longest piece of an upstream error body quoted in a message.
+const BODY_EXCERPT_CHARS: usize = 300;
+
+/// Sends the request like async-openai's `ReqwestService`, but answers every non-2xx response with an
+/// `HttpStatusError` (async-openai would parse a non-JSON 4xx as a deserialization failure and log 5xx bodies
+/// verbatim).
+fn status_checked_service(
+    http: reqwest::Client,
+) -> impl tower::Service<
+    HttpRequestFactory,
+    Response = reqwest::Response,
+    Error = OpenAIError,
+    Future = impl std::future::Future<Output = Result<reqwest::Response, OpenAIError>> + Send,
+> + Clone
+       + Send
+       + Sync
+       + 'static {
+    tower::service_fn(move |factory: HttpRequestFactory| {
+        let http = http.clone();
+        async move {
+            let request = factory.build().await?;
+            let response = http.execute(request).await.map_err(OpenAIError::Reqwest)?;
+            let status = response.status();
+            if status.is_success() {
+                return Ok(response);
+            }
+            let retry_after = crate::retry::parse_retry_after(
+                response.headers().get(reqwest::header::RETRY_AFTER).and_then(|value| value.to_str().ok()),
+            );
+            let body = response.text().await.map_err(OpenAIError::Reqwest)?;
+            Err(OpenAIError::Boxed(Box::new(HttpStatusError { status, body, retry_after })))
+        }
+    })
 }
 
-/// Which failures are worth another attempt; the waiting and the budget are the shared policy's.
-fn classify(error: OpenAIError, settings: &OpenAiSettings) -> Attempt<Result<String, LlmError>> {
+/// What to show of an error body: the OpenAI-style `error.message` when there is one, otherwise the start of
+/// the body with its whitespace collapsed (HTML pages become one line).
+fn body_excerpt(body: &str) -> (String, Option<String>) {
+    let parsed = serde_json::from_str::<serde_json::Value>(body).ok();
+    let error = parsed.as_ref().map(|value| &value["error"]);
+    let code = error.and_then(|error| error["code"].as_str()).map(str::to_owned);
+    let text = match error.and_then(|error| error["message"].as_str()) {
+        Some(message) => message.to_owned(),
+        None => body.split_whitespace().collect::<Vec<_>>().join(" "),
+    };
+    let mut excerpt: String = text.chars().take(BODY_EXCERPT_CHARS).collect();
+    if text.chars().count() > BODY_EXCERPT_CHARS {
+        excerpt.push('…');
+    }
+    (excerpt, code)
+}
+
+const REDACTED: &str = "[redacted]";
+
+/// Removes the configured key and anything that looks like an OpenAI key (`sk-` followed by at least 8 key
+/// characters) from upstream text.
+pub fn redact(text: &str, api_key: &str) -> String {
+    let without_key = if api_key.is_empty() { text.to_owned() } else { text.replace(api_key, REDACTED) };
+    let is_key_char = |c: char| c.is_ascii_alphanumeric() || c == '-' || c == '_';
+    let mut out = String::with_capacity(without_key.len());
+    let mut rest = without_key.as_str();
+    while let Some(start) = rest.find("sk-") {
+        let starts_a_word = rest[..start].chars().next_back().is_none_or(|c| !is_key_char(c));
+        let tail = &rest[start + 3..];
+        let key_len = tail.find(|c: char| !is_key_char(c)).unwrap_or(tail.len());
+        out.push_str(&rest[..start]);
+        if starts_a_word && key_len >= 8 {
+            out.push_str(REDACTED);
+            rest = &tail[key_len..];
+        } else {
+            out.push_str("sk-");
+            rest = tail;
+        }
+    }
+    out.push_str(rest);
+    out
+}
+
+fn redacted_error(error: LlmError, api_key: &str) -> LlmError {
     match error {
-        OpenAIError::Reqwest(error) if error.is_timeout() => not_retryable(LlmError::Unavailable(format!(
+        LlmError::Unavailable(message) => LlmError::Unavailable(redact(&message, api_key)),
+        LlmError::Rejected(message) => LlmError::Rejected(redact(&message, api_key)),
+        LlmError::BadAnswer(message) => LlmError::BadAnswer(redact(&message, api_key)),
+    }
+}
+
+/// Which failures are worth another attempt; the waiting and the budget are the shared policy's. Every message
+/// is redacted.
+fn classify(error: OpenAIError, settings: &OpenAiSettings) -> Attempt<Result<String, LlmError>> {
+    match classify_unredacted(error, settings) {
+        Attempt::Done(outcome) => Attempt::Done(outcome.map_err(|e| redacted_error(e, &settings.api_key))),
+        Attempt::Retry { last, retry_after } => {
+            Attempt::Retry { last: last.map_err(|e| redacted_error(e, &settings.api_key)), retry_after }
+        }
+    }
+}
+
+fn classify_unredacted(error: OpenAIError, settings: &OpenAiSettings) -> Attempt<Result<String, LlmError>> {
+    let done = |error: LlmError| Attempt::Done(Err(error));
+    match error {
+        OpenAIError::Reqwest(error) if error.is_timeout() => done(LlmError::Unavailable(format!(
             "no answer from {} within the {:.1} s timeout (DEMOGEN_LLM_TIMEOUT_S)",
             settings.base_url,
             settings.total_timeout.as_secs_f64()
         ))),
-        OpenAIError::Reqwest(error) => {
-            retryable(LlmError::Unavailable(format!("cannot reach {}: {}", settings.base_url, error_chain(&error))))
-        }
-        OpenAIError::ApiError(response) => {
-            let status = response.status_code;
-            let message = response.api_error.message.chars().take(300).collect::<String>();
-            if status.as_u16() == 429 && response.api_error.code.as_deref() == Some("insufficient_quota") {
-                not_retryable(LlmError::Unavailable(format!(
-                    "{} answered 429 insufficient_quota: {message}",
-                    settings.base_url
-                )))
-            } else if status.as_u16() == 429 || status.is_server_error() {
-                retryable(LlmError::Unavailable(format!("{} answered {status}: {message}", settings.base_url)))
-            } else {
-                not_retryable(LlmError::Rejected(format!(
-                    "{} answered {status} for model {:?}: {message}",
-                    settings.base_url, settings.model
-                )))
-            }
-        }
+        OpenAIError::Reqwest(error) => Attempt::Retry {
+            last: Err(LlmError::Unavailable(format!("cannot reach {}: {}", settings.base_url, error_chain(&error)))),
+            retry_after: None,
+        },
+        OpenAIError::Boxed(boxed) => match boxed.downcast::<HttpStatusError>() {
+            Ok(answer) => classify_status(*answer, settings),
+            Err(other) => done(LlmError::Rejected(error_chain(other.as_ref()))),
+        },
+        // Only reached for 2xx answers now: the body is not a chat completion.
         OpenAIError::JSONDeserialize(error, _) => {
-            not_retryable(LlmError::BadAnswer(format!("the answer is not a chat completion: {error}")))
+            done(LlmError::BadAnswer(format!("the answer is not a chat completion: {error}")))
         }
-        other => not_retryable(LlmError::Rejected(other.to_string())),
+        other => done(LlmError::Rejected(other.to_string())),
+    }
+}
+
+fn classify_status(answer: HttpStatusError, settings: &OpenAiSettings) -> Attempt<Result<String, LlmError>> {
+    let status = answer.status;
+    let (excerpt, code) = body_excerpt(&answer.body);
+    if status.as_u16() == 429 && code.as_deref() == Some("insufficient_quota") {
+        Attempt::Done(Err(LlmError::Unavailable(format!(
+            "{} answered 429 insufficient_quota: {excerpt}",
+            settings.base_url
+        ))))
+    } else if crate::retry::is_retryable_status(status.as_u16()) {
+        Attempt::Retry {
+            last: Err(LlmError::Unavailable(format!("{} answered {status}: {excerpt}", settings.base_url))),
+            retry_after: answer.retry_after,
+        }
+    } else {
+        Attempt::Done(Err(LlmError::Rejected(format!(
+            "{} answered {status} for model {:?}: {excerpt}",
+            settings.base_url, settings.model
+        ))))
     }
 }
 
@@ -264,6 +376,72 @@ impl ChatModel for OpenAiChatModel {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Collects everything the subscriber writes.
+    #[derive(Clone, Default)]
+    struct CapturedLog(std::sync::Arc<std::sync::Mutex<Vec<u8>>>);
+
+    impl std::io::Write for CapturedLog {
+        fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
+            self.0.lock().unwrap().extend_from_slice(bytes);
+            Ok(bytes.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+
+    #[tokio::test(flavor = "current_thread")]
+    async fn an_echoed_key_reaches_neither_the_log_nor_the_error() {
+        use wiremock::matchers::method;
+        use wiremock::{Mock, MockServer, ResponseTemplate};
+
+        let key = "sk-live-echoed-secret-123";
+        let mock = MockServer::start().await;
+        Mock::given(method("POST"))
+            .respond_with(
+                ResponseTemplate::new(503)
+                    .set_body_string(format!("proxy error; request had Authorization: Bearer {key}")),
+            )
+            .mount(&mock)
+            .await;
+        let settings = OpenAiSettings {
+            base_url: format!("{}/v1", mock.uri()),
+            api_key: key.into(),
+            model: "gpt-4o".into(),
+            temperature: 0.2,
+            max_tokens: 100,
+            connect_timeout: Duration::from_secs(5),
+            total_timeout: Duration::from_secs(10),
+            retries: 1,
+            first_backoff: Duration::from_millis(1),
+        };
+        let model = OpenAiChatModel::new(settings).unwrap();
+        let log = CapturedLog::default();
+        let writer = log.clone();
+        let subscriber = tracing_subscriber::fmt()
+            .with_max_level(tracing::Level::TRACE)
+            .with_ansi(false)
+            .with_writer(move || writer.clone())
+            .finish();
+        let _guard = tracing::subscriber::set_default(subscriber);
+        let request = ChatRequest { messages: vec![crate::llm::ChatMessage::user("hi")], json_schema: None };
+        let error = model.complete(&request).await.unwrap_err();
+
+        let log = String::from_utf8(log.0.lock().unwrap().clone()).unwrap();
+        assert!(log.contains("llm call failed"), "the retry is logged: {log}");
+        assert!(!log.contains(key) && !log.contains("echoed-secret"), "{log}");
+        let message = error.to_string();
+        assert!(message.contains("503") && message.contains("[redacted]"), "{message}");
+        assert!(!message.contains("echoed-secret"), "{message}");
+    }
+
+    #[test]
+    fn keys_are_redacted_from_upstream_text() {
+        let text = "Authorization: Bearer my-gateway-key-123 and sk-proj-AbC123_xyz-987 but not task-list or sk-x";
+        let redacted = redact(text, "my-gateway-key-123");
+        assert_eq!(redacted, "Authorization: Bearer [redacted] and [redacted] but not task-list or sk-x");
+    }
 
     #[test]
     fn reasoning_models_are_recognised_by_name() {
