@@ -96,11 +96,11 @@ pub struct ServeConfig {
     pub openai_max_tokens: u32,
 
     /// Total time allowed for one LLM request, in seconds.
-    #[arg(long, env = "DEMOGEN_LLM_TIMEOUT_S", default_value_t = 180.0)]
+    #[arg(long, env = "DEMOGEN_LLM_TIMEOUT_S", value_parser = parse_seconds, default_value_t = 180.0)]
     pub llm_timeout_s: f64,
 
     /// Time allowed to connect to the LLM server, in seconds.
-    #[arg(long, env = "DEMOGEN_LLM_CONNECT_TIMEOUT_S", default_value_t = 10.0)]
+    #[arg(long, env = "DEMOGEN_LLM_CONNECT_TIMEOUT_S", value_parser = parse_seconds, default_value_t = 10.0)]
     pub llm_connect_timeout_s: f64,
 
     /// Retries of one LLM request after a transport failure, 429 or 5xx.
@@ -124,11 +124,11 @@ pub struct ServeConfig {
     pub send_retries: u32,
 
     /// Total time allowed for one PagerDuty request, in seconds.
-    #[arg(long, env = "DEMOGEN_SEND_TIMEOUT_S", default_value_t = 10.0)]
+    #[arg(long, env = "DEMOGEN_SEND_TIMEOUT_S", value_parser = parse_seconds, default_value_t = 10.0)]
     pub send_timeout_s: f64,
 
     /// First retry delay of a send, in seconds; doubles each retry (with jitter) up to 30 s.
-    #[arg(long, env = "DEMOGEN_SEND_BACKOFF_S", default_value_t = 1.0)]
+    #[arg(long, env = "DEMOGEN_SEND_BACKOFF_S", value_parser = parse_seconds, default_value_t = 1.0)]
     pub send_backoff_s: f64,
 
     /// SendEvents runs active at once, server-wide; more answer RESOURCE_EXHAUSTED.
@@ -145,7 +145,7 @@ pub struct ServeConfig {
     pub max_file_bytes: u64,
 
     /// Time allowed for open calls to finish on shutdown, in seconds.
-    #[arg(long, env = "DEMOGEN_SHUTDOWN_GRACE_S", default_value_t = 10.0)]
+    #[arg(long, env = "DEMOGEN_SHUTDOWN_GRACE_S", value_parser = parse_seconds, default_value_t = 10.0)]
     pub shutdown_grace_s: f64,
 
     /// Log format (filter with RUST_LOG).
@@ -187,22 +187,61 @@ impl ServeConfig {
     }
 
     pub fn llm_timeout(&self) -> Duration {
-        Duration::from_secs_f64(self.llm_timeout_s.max(0.001))
+        seconds(self.llm_timeout_s, 0.001)
     }
 
     pub fn llm_connect_timeout(&self) -> Duration {
-        Duration::from_secs_f64(self.llm_connect_timeout_s.max(0.001))
+        seconds(self.llm_connect_timeout_s, 0.001)
     }
 
     pub fn send_timeout(&self) -> Duration {
-        Duration::from_secs_f64(self.send_timeout_s.max(0.001))
+        seconds(self.send_timeout_s, 0.001)
     }
 
     pub fn send_backoff(&self) -> Duration {
-        Duration::from_secs_f64(self.send_backoff_s.max(0.0))
+        seconds(self.send_backoff_s, 0.0)
     }
 
     pub fn shutdown_grace(&self) -> Duration {
-        Duration::from_secs_f64(self.shutdown_grace_s.max(0.0))
+        seconds(self.shutdown_grace_s, 0.0)
+    }
+}
+
+/// Longest duration any seconds setting may have: one day.
+const MAX_SECONDS: f64 = 86_400.0;
+
+/// Parses a seconds flag: a finite number from 0 to one day.
+fn parse_seconds(text: &str) -> Result<f64, String> {
+    let value: f64 = text.trim().parse().map_err(|_| format!("{text:?} is not a number of seconds"))?;
+    if value.is_finite() && (0.0..=MAX_SECONDS).contains(&value) {
+        Ok(value)
+    } else {
+        Err(format!("{text:?} must be from 0 to {MAX_SECONDS} seconds"))
+    }
+}
+
+/// A seconds setting as a duration, kept inside [floor, one day] so no value can panic the conversion.
+fn seconds(value: f64, floor: f64) -> Duration {
+    let value = if value.is_nan() { floor } else { value.clamp(floor, MAX_SECONDS) };
+    Duration::from_secs_f64(value)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn seconds_flags_refuse_infinite_and_huge_values() {
+        for bad in ["inf", "1e30", "-1", "NaN", "soon"] {
+            let parsed = Cli::try_parse_from(["demogen", "serve", "--send-timeout-s", bad]);
+            assert!(parsed.is_err(), "{bad} must be refused");
+        }
+        let config = Cli::try_parse_from(["demogen", "--shutdown-grace-s", "2.5"]).unwrap().into_serve_config();
+        assert_eq!(config.shutdown_grace(), Duration::from_millis(2500));
+        let mut config = ServeConfig::defaults();
+        config.llm_timeout_s = f64::INFINITY;
+        config.send_backoff_s = f64::NAN;
+        assert_eq!(config.llm_timeout(), Duration::from_secs(86_400));
+        assert_eq!(config.send_backoff(), Duration::ZERO);
     }
 }

@@ -442,7 +442,36 @@ async fn bad_requests_get_precise_statuses() {
     put_file(&server, "bad_severity_events_1.json", &events.to_string());
     let status = call(request(&["bad_severity_events_1.json"], 1.0)).await;
     assert!(status.message().contains("event [0]") && status.message().contains("\"high\""), "{}", status.message());
+    let status = call(request(&["major_events_1.json", "major_events_1.json"], 1.0)).await;
+    assert_eq!(status.code(), Code::InvalidArgument);
+    assert!(status.message().contains("filenames[1]") && status.message().contains("twice"), "{}", status.message());
+    let many: Vec<String> = (0..21).map(|i| format!("major_events_{i}.json")).collect();
+    let many: Vec<&str> = many.iter().map(String::as_str).collect();
+    let status = call(request(&many, 1.0)).await;
+    assert!(
+        status.message().starts_with("filenames") && status.message().contains("at most 20"),
+        "{}",
+        status.message()
+    );
+    let mut no_files_no_key = request(&[], 1.0);
+    no_files_no_key.routing_key = String::new();
+    assert!(call(no_files_no_key).await.message().starts_with("filenames"), "the missing files are named first");
     assert_eq!(fake.count(), 0, "nothing was sent for refused requests");
+}
+
+#[tokio::test]
+async fn a_routing_key_quoted_by_pagerduty_never_reaches_the_stream() {
+    let fake = FakePagerDuty::start().await;
+    let server = server_for(&fake, |_| {}).await;
+    let events = json!([{ "payload": { "summary": "quoted key", "source": "s", "severity": "info" } }]);
+    put_file(&server, "well_events_1.json", &events.to_string());
+    assert!(VALID_KEY == "R0123456789abcdef0123456789ABCDE", "the fault below quotes this key");
+    fake.fail_summary("quoted key", [Fault::Invalid("Invalid routing key R0123456789abcdef0123456789ABCDE")]);
+    let played = play(&server, request(&["well_events_1.json"], 1.0)).await;
+    let result = &played.results[0];
+    assert_eq!(result.status_code, 400);
+    assert!(result.error.contains("Invalid routing key <routing_key>"), "{}", result.error);
+    assert!(!result.error.contains(VALID_KEY) && !result.response_body.contains(VALID_KEY), "{result:?}");
 }
 
 #[tokio::test]

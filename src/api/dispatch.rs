@@ -19,6 +19,10 @@ use crate::storage::sanitize_org;
 pub(super) async fn send_events(state: &AppState, request: pb::SendEventsRequest) -> Result<SendEventsStream, Status> {
     // Cheap checks first, so a bad key or speed fails without touching files. The key is never logged.
     sanitize_org(&request.org)?;
+    if request.filenames.is_empty() {
+        let reason = "give at least one events or change events file (see ListFiles)".to_owned();
+        return Err(DispatchError::InvalidRequest { field: "filenames", reason }.into());
+    }
     if !request.dry_run {
         validate_routing_key(&request.routing_key)?;
     }

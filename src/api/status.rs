@@ -14,6 +14,7 @@ impl From<StorageError> for Status {
         let message = error.to_string();
         match error {
             StorageError::InvalidOrg { .. }
+            | StorageError::OrgTooLong { .. }
             | StorageError::InvalidFileName { .. }
             | StorageError::InvalidJson { .. }
             | StorageError::NotText { .. }

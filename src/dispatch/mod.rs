@@ -110,6 +110,11 @@ impl Dispatcher {
     }
 }
 
+/// Files one run may play.
+pub const MAX_FILES_PER_RUN: usize = 20;
+/// Event text one run may load, so a request cannot make the server parse gigabytes.
+pub const MAX_BYTES_PER_RUN: usize = 8 << 20;
+
 /// Reads and parses the named files of one organization, in the given order.
 pub async fn load_files(storage: &Storage, org: &str, names: &[String]) -> Result<Vec<LoadedFile>, DispatchError> {
     if names.is_empty() {
@@ -118,12 +123,38 @@ pub async fn load_files(storage: &Storage, org: &str, names: &[String]) -> Resul
             reason: "give at least one events or change events file (see ListFiles)".into(),
         });
     }
-    let mut files = Vec::with_capacity(names.len());
-    for name in names {
+    if names.len() > MAX_FILES_PER_RUN {
+        return Err(DispatchError::InvalidRequest {
+            field: "filenames",
+            reason: format!("{} files given; play at most {MAX_FILES_PER_RUN} files in one run", names.len()),
+        });
+    }
+    for (index, name) in names.iter().enumerate() {
         if name.trim().is_empty() {
             return Err(DispatchError::InvalidRequest { field: "filenames", reason: "a file name is empty".into() });
         }
+        if names[..index].contains(name) {
+            // Playing a file twice would double every incident sent to PagerDuty.
+            return Err(DispatchError::InvalidRequest {
+                field: "filenames",
+                reason: format!("filenames[{index}]: {name:?} is listed twice; list each file once"),
+            });
+        }
+    }
+    let mut files = Vec::with_capacity(names.len());
+    let mut loaded_bytes = 0usize;
+    for name in names {
         let stored = storage.read_file(org, name).await?;
+        loaded_bytes += stored.content.len();
+        if loaded_bytes > MAX_BYTES_PER_RUN {
+            return Err(DispatchError::InvalidRequest {
+                field: "filenames",
+                reason: format!(
+                    "the files hold more than {} MiB of events; send fewer or smaller files",
+                    MAX_BYTES_PER_RUN >> 20
+                ),
+            });
+        }
         files.push(parse_loaded_file(name, &stored.content)?);
     }
     Ok(files)

@@ -37,6 +37,9 @@ pub struct SendOutcome {
     pub last_attempt_at: Instant,
 }
 
+/// Stands in for the routing key wherever PagerDuty's answer quotes it.
+pub const REDACTED_ROUTING_KEY: &str = "<routing_key>";
+
 impl Sender {
     pub fn new(
         events_url: String,
@@ -92,6 +95,11 @@ impl Sender {
             .await?;
         let mut outcome = retried.outcome;
         outcome.retries = retried.retries;
+        // PagerDuty may quote the routing key in an error; the key never reaches the client's stream.
+        if let Some(key) = body.get("routing_key").and_then(Value::as_str).filter(|key| !key.is_empty()) {
+            outcome.response_body = outcome.response_body.replace(key, REDACTED_ROUTING_KEY);
+            outcome.error = outcome.error.map(|error| error.replace(key, REDACTED_ROUTING_KEY));
+        }
         if retried.exhausted {
             let reason = outcome.error.take().unwrap_or_default();
             outcome.error = Some(format!("gave up after {} retries: {reason}", retried.retries));

@@ -22,6 +22,8 @@ pub use paths::{sanitize_org, validate_file_name};
 pub enum StorageError {
     #[error("org name {given:?} has no ASCII letters or digits; give an organization name such as \"Acme Bank\"")]
     InvalidOrg { given: String },
+    #[error("org name is {length} characters long; give at most {limit}")]
+    OrgTooLong { length: usize, limit: usize },
     #[error("file name {name:?} is not allowed: {reason}")]
     InvalidFileName { name: String, reason: &'static str },
     #[error("organization {org:?} not found")]

@@ -7,9 +7,16 @@ use std::path::Path;
 use super::StorageError;
 
 const MAX_NAME_BYTES: usize = 255;
+/// Longest organization name accepted, in characters.
+pub const MAX_ORG_NAME_CHARS: usize = 120;
 
 /// Keeps the ASCII letters and digits of an organization name, as the old service did ("Acme Bank" → "AcmeBank").
 pub fn sanitize_org(given: &str) -> Result<String, StorageError> {
+    let length = given.chars().count();
+    if length > MAX_ORG_NAME_CHARS {
+        // Cutting would silently put two long names into one folder.
+        return Err(StorageError::OrgTooLong { length, limit: MAX_ORG_NAME_CHARS });
+    }
     let clean: String = given.chars().filter(|c| c.is_ascii_alphanumeric()).take(MAX_NAME_BYTES).collect();
     if clean.is_empty() {
         return Err(StorageError::InvalidOrg { given: given.chars().take(80).collect() });

@@ -22,6 +22,8 @@ fn org_names_keep_ascii_letters_and_digits() {
     assert_eq!(sanitize_org("../../etc").unwrap(), "etc");
     assert!(matches!(sanitize_org(" ../ -- "), Err(StorageError::InvalidOrg { .. })));
     assert!(matches!(sanitize_org(""), Err(StorageError::InvalidOrg { .. })));
+    assert!(matches!(sanitize_org(&"A".repeat(121)), Err(StorageError::OrgTooLong { length: 121, limit: 120 })));
+    assert_eq!(sanitize_org(&"A".repeat(120)).unwrap().len(), 120);
 }
 
 #[test]
