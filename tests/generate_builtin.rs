@@ -207,6 +207,14 @@ fn every_alert_talks_about_the_systems_of_its_own_service() {
                         }
                         _ => assert!(summary.contains(system) || summary.contains(&slug(system)), "{summary}"),
                     }
+                    if details["metric_name"] == "auth.login.success_rate" {
+                        let names = format!("{system} {service}").to_ascii_lowercase();
+                        let identity = ["identity", "auth", "sign", "login", "user", "account", "player", "subscriber"]
+                            .iter()
+                            .chain(&["patient", "passenger", "customer", "entitlements", "sso", "iam"])
+                            .any(|word| names.contains(word));
+                        assert!(identity, "login success rate on {system} for {service}");
+                    }
                     systems_of.entry(service.to_owned()).or_default().insert(system.to_owned());
                 }
                 for (service, systems) in &systems_of {

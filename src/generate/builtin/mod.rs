@@ -13,7 +13,7 @@ use fake::rand::{RngExt, SeedableRng};
 use serde_json::{json, Value};
 
 pub use industry::{infer_industry, IndustryProfile};
-use ownership::{assign_systems, ServiceSystems};
+use ownership::{assign_systems, is_identity, ServiceSystems};
 use voice::{alert_title, Signal, FAILURE_SIGNALS, LEADING_SIGNALS, MINOR_SIGNALS};
 
 use super::{RawScenario, ScenarioBrief};
@@ -220,7 +220,8 @@ fn plan_alerts(
         let alerts =
             roles.iter().filter(|role| matches!(role, AlertRole::MajorFailure | AlertRole::Failure) == failure);
         let fitting = signals.iter().filter(|signal| FAILURE_SIGNALS.contains(signal) == failure).count();
-        alerts.count().div_ceil(fitting.max(1))
+        // Less one: the login signal only fits identity systems.
+        alerts.count().div_ceil(fitting.saturating_sub(1).max(1))
     };
     let systems_needed = needed_for(true).max(needed_for(false));
     let ownership = assign_systems(&options.service_names, industry.systems, faulty_system, systems_needed, rng);
@@ -349,6 +350,9 @@ fn scenario_signals(kind: ScenarioKind) -> Vec<Signal> {
     }
 }
 
+/// Rule name of the login success signal, which only identity systems raise.
+const LOGIN_SUCCESS_RULE: &str = "LoginSuccessRateLow";
+
 /// One possible alert: a signal on a system, raised on the service that system belongs to.
 struct SignalCombo {
     signal: Signal,
@@ -367,7 +371,12 @@ fn signal_combos(
         .iter()
         .flat_map(|owned| owned.systems.iter().map(move |system| (&owned.service, *system)))
         .flat_map(|(service, system)| {
-            signals.iter().map(move |signal| SignalCombo { signal: *signal, system, service: service.clone() })
+            // A ledger does not report login success rates: that signal stays on identity systems and services.
+            let identity = is_identity(system) || is_identity(service);
+            signals
+                .iter()
+                .filter(move |signal| identity || signal.rule != LOGIN_SUCCESS_RULE)
+                .map(move |signal| SignalCombo { signal: *signal, system, service: service.clone() })
         })
         .collect();
     combos.shuffle(rng);

@@ -149,6 +149,11 @@ pub fn assign_systems(
     owned
 }
 
+/// Whether `name` reads like sign-in or identity (only such systems and services report login success rates).
+pub fn is_identity(name: &str) -> bool {
+    meaningful_words(name).iter().any(|word| SYNONYM_GROUPS[0].contains(&word.as_str()))
+}
+
 /// How well a system's name suits a service's name: shared words weigh most, shared synonym groups less.
 fn affinity(service: &str, system: &str) -> u32 {
     let service_words = meaningful_words(service);
