@@ -161,3 +161,83 @@ fn alert_titles_speak_in_each_tools_voice_and_industry_systems_are_named() {
     assert!(narrative.text.contains("**Talk Track for the SC (20-Minute Demo Flow):**"));
     assert_eq!(events.iter().filter(|e| e["payload"]["custom_details"]["major_failure"] == true).count(), 1);
 }
+
+/// Every alert names a system of its own service, the same one everywhere it appears, and no service's alerts
+/// wander over more than the one or two systems it was given (default alert counts).
+#[test]
+fn every_alert_talks_about_the_systems_of_its_own_service() {
+    for org in ORGS {
+        for kind in ScenarioKind::ALL {
+            for seed in 0..25u64 {
+                let spec = GenerationSpec {
+                    org_name: (*org).into(),
+                    scenarios: vec![Some(kind)],
+                    observability_tools: TOOLS.iter().map(|tool| tool.to_string()).collect(),
+                    seed: Some(seed),
+                    ..Default::default()
+                };
+                let brief = spec.brief(kind);
+                let raw = builtin::generate(&brief, seed);
+                let (narrative, events, _) = validate_raw(&brief, raw).expect("builtin output is valid");
+                let events: Vec<Value> = serde_json::from_str(&events).unwrap();
+                let mut systems_of: std::collections::BTreeMap<String, std::collections::BTreeSet<String>> =
+                    Default::default();
+                for event in &events {
+                    let payload = &event["payload"];
+                    let details = &payload["custom_details"];
+                    let summary = payload["summary"].as_str().unwrap();
+                    let system = payload["component"].as_str().unwrap();
+                    let service = details["service_name"].as_str().unwrap();
+                    assert_eq!(details["system"], system, "{summary}");
+                    assert_eq!(payload["group"], slug(service), "{summary}");
+                    let hostname = details["hostname"].as_str().unwrap();
+                    assert!(hostname.contains(&format!("'{}-'", slug(system))), "{hostname} for {system}");
+                    match payload["source"].as_str().unwrap() {
+                        "Splunk" => {
+                            assert!(summary.contains(&format!("sourcetype={} ", slug(system))), "{summary}");
+                            assert!(summary.contains(&format!("(service={})", slug(service))), "{summary}");
+                        }
+                        "New Relic" => {
+                            let owned = format!("for {system} in policy '{service} Golden Signals'");
+                            assert!(summary.contains(&owned), "{summary}");
+                        }
+                        "Prometheus" => {
+                            let owned = format!(" {} (namespace=prod, service={},", slug(system), slug(service));
+                            assert!(summary.contains(&owned), "{summary}");
+                        }
+                        _ => assert!(summary.contains(system) || summary.contains(&slug(system)), "{summary}"),
+                    }
+                    if details["metric_name"] == "auth.login.success_rate" {
+                        let names = format!("{system} {service}").to_ascii_lowercase();
+                        let identity = ["identity", "auth", "sign", "login", "user", "account", "player", "subscriber"]
+                            .iter()
+                            .chain(&["patient", "passenger", "customer", "entitlements", "sso", "iam"])
+                            .any(|word| names.contains(word));
+                        assert!(identity, "login success rate on {system} for {service}");
+                    }
+                    systems_of.entry(service.to_owned()).or_default().insert(system.to_owned());
+                }
+                for (service, systems) in &systems_of {
+                    assert!((1..=2).contains(&systems.len()), "{org} {kind:?} seed {seed}: {service} on {systems:?}");
+                    for system in systems {
+                        assert!(
+                            narrative.text.contains(&format!("{service} (on the ")) && narrative.text.contains(system),
+                            "the overview names {service}'s systems"
+                        );
+                    }
+                }
+                // A system belongs to one service only (there are more systems than default services).
+                let mut owners: std::collections::BTreeMap<&String, &String> = Default::default();
+                for (service, systems) in &systems_of {
+                    for system in systems {
+                        assert_eq!(*owners.entry(system).or_insert(service), service, "{system} serves two services");
+                    }
+                }
+            }
+        }
+    }
+}
+
+fn slug(text: &str) -> String {
+    demogen::scenario::validate::slug(text)
+}

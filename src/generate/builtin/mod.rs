@@ -4,6 +4,7 @@
 //! so the same brief and seed give byte-identical output. Its output still goes through the one validator.
 
 mod industry;
+mod ownership;
 mod voice;
 
 use fake::rand::rngs::ChaCha8Rng;
@@ -12,6 +13,7 @@ use fake::rand::{RngExt, SeedableRng};
 use serde_json::{json, Value};
 
 pub use industry::{infer_industry, IndustryProfile};
+use ownership::{assign_systems, is_identity, ServiceSystems};
 use voice::{alert_title, Signal, FAILURE_SIGNALS, LEADING_SIGNALS, MINOR_SIGNALS};
 
 use super::{RawScenario, ScenarioBrief};
@@ -36,11 +38,11 @@ pub fn generate(brief: &ScenarioBrief, seed: u64) -> RawScenario {
     let mut rng = ChaCha8Rng::seed_from_u64(seed ^ scenario_salt(brief.options.kind));
     let industry = infer_industry(&brief.options.org_name);
     let story = Story::new(brief, industry, &mut rng);
-    let alerts = plan_alerts(brief, industry, story.faulty_system, &mut rng);
-    let changes = plan_changes(brief, industry, &story, &mut rng);
+    let (ownership, alerts) = plan_alerts(brief, industry, story.faulty_system, &mut rng);
+    let changes = plan_changes(brief, &ownership, &story, &mut rng);
     let events: Vec<Value> = alerts.iter().map(|alert| alert.to_event(industry)).collect();
     let change_events: Vec<Value> = changes.iter().map(PlannedChange::to_event).collect();
-    let narrative = write_narrative(brief, industry, &story, &alerts, &changes, &mut rng);
+    let narrative = write_narrative(brief, industry, &story, &ownership, &alerts, &changes, &mut rng);
     RawScenario {
         narrative,
         events: serde_json::to_string_pretty(&events).expect("JSON values serialize"),
@@ -185,13 +187,14 @@ impl PlannedAlert {
     }
 }
 
-/// Chooses counts, roles, signals, offsets and repeats so every rule holds by construction.
+/// Chooses counts, roles, signals, offsets and repeats so every rule holds by construction, and the systems
+/// behind each service, so every alert of a service names one of its own systems.
 fn plan_alerts(
     brief: &ScenarioBrief,
     industry: &'static IndustryProfile,
-    faulty_system: &str,
+    faulty_system: &'static str,
     rng: &mut ChaCha8Rng,
-) -> Vec<PlannedAlert> {
+) -> (Vec<ServiceSystems>, Vec<PlannedAlert>) {
     let options = &brief.options;
     let parameters = options.parameters();
     let window = parameters.window_s;
@@ -211,7 +214,18 @@ fn plan_alerts(
     let total_sends = rng.random_range(lowest..=highest);
     let repeats = distribute_repeats(&roles, total_sends - u64::from(count), window, rng);
 
-    let mut combos = signal_combos(options.kind, industry, rng);
+    let signals = scenario_signals(options.kind);
+    // Enough systems that every alert gets its own (signal, system) pair of a fitting kind, so titles stay distinct.
+    let needed_for = |failure: bool| {
+        let alerts =
+            roles.iter().filter(|role| matches!(role, AlertRole::MajorFailure | AlertRole::Failure) == failure);
+        let fitting = signals.iter().filter(|signal| FAILURE_SIGNALS.contains(signal) == failure).count();
+        // Less one: the login signal only fits identity systems.
+        alerts.count().div_ceil(fitting.saturating_sub(1).max(1))
+    };
+    let systems_needed = needed_for(true).max(needed_for(false));
+    let ownership = assign_systems(&options.service_names, industry.systems, faulty_system, systems_needed, rng);
+    let mut combos = signal_combos(options.kind, &signals, &ownership, rng);
     let mut fault_placed = false;
     let mut alerts = Vec::with_capacity(roles.len());
     for (index, role) in roles.iter().copied().enumerate() {
@@ -219,11 +233,13 @@ fn plan_alerts(
         let fits = |signal: &Signal| FAILURE_SIGNALS.contains(signal) == wants_failure;
         // The first alert of the fault (and every alert of a well-understood one) fires on the faulty system.
         let on_faulty_system = (role == AlertRole::Minor || (wants_failure && !fault_placed))
-            .then(|| combos.iter().position(|(signal, system)| fits(signal) && *system == faulty_system))
+            .then(|| combos.iter().position(|combo| fits(&combo.signal) && combo.system == faulty_system))
             .flatten();
-        let position = on_faulty_system.or_else(|| combos.iter().position(|(signal, _)| fits(signal))).unwrap_or(0);
+        let position = on_faulty_system.or_else(|| combos.iter().position(|combo| fits(&combo.signal))).unwrap_or(0);
         fault_placed |= wants_failure;
-        let (signal, system) = combos.remove(position);
+        let SignalCombo { signal, system, service } = combos.remove(position);
+        // A system shared by several services must not repeat a (signal, system) title under another service.
+        combos.retain(|combo| combo.signal != signal || combo.system != system);
         let repeat_count = repeats[index];
         let (low, high) = phase_offsets(role, window);
         let latest = window - repeat_count;
@@ -248,7 +264,6 @@ fn plan_alerts(
             AlertRole::Failure => *["error", "critical"].choose(rng).expect("not empty"),
             AlertRole::Minor => *["info", "warning"].choose(rng).expect("not empty"),
         };
-        let service = options.service_names.choose(rng).expect("service names are defaulted").clone();
         let tool = options.observability_tools.choose(rng).expect("tools are defaulted").clone();
         let value = signal.firing_value(rng.random_range(0..40));
         let title =
@@ -268,7 +283,7 @@ fn plan_alerts(
         });
     }
     alerts.sort_by_key(|alert| alert.offset);
-    alerts
+    (ownership, alerts)
 }
 
 fn assign_roles(kind: ScenarioKind, count: usize) -> Vec<AlertRole> {
@@ -327,22 +342,47 @@ fn distribute_repeats(roles: &[AlertRole], extra: u64, window: u64, rng: &mut Ch
     repeats
 }
 
-/// Every (signal, system) pair, shuffled, so titles never repeat.
-fn signal_combos(
-    kind: ScenarioKind,
-    industry: &'static IndustryProfile,
-    rng: &mut ChaCha8Rng,
-) -> Vec<(Signal, &'static str)> {
-    let signals: Vec<Signal> = match kind {
+/// The signals a scenario of `kind` can raise.
+fn scenario_signals(kind: ScenarioKind) -> Vec<Signal> {
+    match kind {
         ScenarioKind::Well => MINOR_SIGNALS.iter().chain(LEADING_SIGNALS).copied().collect(),
         _ => LEADING_SIGNALS.iter().chain(FAILURE_SIGNALS).copied().collect(),
-    };
-    let mut combos: Vec<(Signal, &'static str)> =
-        signals.iter().flat_map(|signal| industry.systems.iter().map(move |system| (*signal, *system))).collect();
+    }
+}
+
+/// Rule name of the login success signal, which only identity systems raise.
+const LOGIN_SUCCESS_RULE: &str = "LoginSuccessRateLow";
+
+/// One possible alert: a signal on a system, raised on the service that system belongs to.
+struct SignalCombo {
+    signal: Signal,
+    system: &'static str,
+    service: String,
+}
+
+/// Every (signal, system of a service) combination, shuffled, so titles never repeat and services take turns.
+fn signal_combos(
+    kind: ScenarioKind,
+    signals: &[Signal],
+    ownership: &[ServiceSystems],
+    rng: &mut ChaCha8Rng,
+) -> Vec<SignalCombo> {
+    let mut combos: Vec<SignalCombo> = ownership
+        .iter()
+        .flat_map(|owned| owned.systems.iter().map(move |system| (&owned.service, *system)))
+        .flat_map(|(service, system)| {
+            // A ledger does not report login success rates: that signal stays on identity systems and services.
+            let identity = is_identity(system) || is_identity(service);
+            signals
+                .iter()
+                .filter(move |signal| identity || signal.rule != LOGIN_SUCCESS_RULE)
+                .map(move |signal| SignalCombo { signal: *signal, system, service: service.clone() })
+        })
+        .collect();
     combos.shuffle(rng);
     if kind == ScenarioKind::Well {
         // Minor signals first, so a well-understood incident reads mild whenever it can.
-        combos.sort_by_key(|(signal, _)| MINOR_SIGNALS.iter().position(|minor| minor == signal).unwrap_or(usize::MAX));
+        combos.sort_by_key(|combo| MINOR_SIGNALS.iter().position(|minor| *minor == combo.signal).unwrap_or(usize::MAX));
     }
     combos
 }
@@ -377,7 +417,7 @@ impl PlannedChange {
 
 fn plan_changes(
     brief: &ScenarioBrief,
-    industry: &'static IndustryProfile,
+    ownership: &[ServiceSystems],
     story: &Story,
     rng: &mut ChaCha8Rng,
 ) -> Vec<PlannedChange> {
@@ -385,7 +425,10 @@ fn plan_changes(
     let itsm = options.itsm_tools.choose(rng).expect("ITSM tools are defaulted").clone();
     let count = rng.random_range(options.parameters().change_events.clone()) as usize;
     let faulty = story.faulty_system;
-    let other = *industry.systems.iter().filter(|s| **s != faulty).collect::<Vec<_>>().choose(rng).expect("systems");
+    // The deploy touches another system the services run on (the faulty one when it is the only one in use).
+    let others: Vec<&'static str> =
+        ownership.iter().flat_map(|owned| owned.systems.iter().copied()).filter(|system| *system != faulty).collect();
+    let other = others.choose(rng).copied().unwrap_or(faulty);
     let ci = CI_SYSTEMS.choose(rng).expect("not empty").to_string();
     let version = format!("v{}.{}.{}", rng.random_range(2..9), rng.random_range(0..30), rng.random_range(0..12));
     let mut changes: Vec<(String, String)> = match options.kind {
@@ -462,6 +505,7 @@ fn write_narrative(
     brief: &ScenarioBrief,
     industry: &'static IndustryProfile,
     story: &Story,
+    ownership: &[ServiceSystems],
     alerts: &[PlannedAlert],
     changes: &[PlannedChange],
     rng: &mut ChaCha8Rng,
@@ -469,7 +513,11 @@ fn write_narrative(
     let options = &brief.options;
     let parameters = options.parameters();
     let org = &options.org_name;
-    let services = options.service_names.join(", ");
+    let services: Vec<String> = ownership
+        .iter()
+        .map(|owned| format!("{} (on the {})", owned.service, owned.systems.join(" and the ")))
+        .collect();
+    let services = services.join(", ");
     let tools = options.observability_tools.join(" and ");
     let itsm = options.itsm_tools.join(" and ");
     let kind = options.kind;
@@ -511,12 +559,13 @@ fn write_narrative(
         alerts.iter().filter(|alert| alert.role != AlertRole::Leading || alert.offset == alerts[0].offset).take(4)
     {
         text.push_str(&format!(
-            "- {}: {} raises \"{}\" ({} on {}).\n",
+            "- {}: {} raises \"{}\" ({} on {}, {}).\n",
             story.clock(alert.offset as i64),
             alert.tool,
             alert.title(),
             alert.severity,
-            alert.service
+            alert.service,
+            alert.system
         ));
     }
     let incident_line = match kind {
