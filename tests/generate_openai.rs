@@ -455,3 +455,22 @@ async fn an_html_404_from_a_wrong_base_url_is_a_failed_precondition_naming_404()
     assert!(!status.message().contains("scenario rules"), "{}", status.message());
     assert_eq!(mock.received_requests().await.unwrap().len(), 1, "a 404 is neither retried nor re-asked");
 }
+
+#[tokio::test]
+async fn a_200_page_that_is_not_a_chat_completion_names_the_base_url_without_re_asking() {
+    let mock = MockServer::start().await;
+    Mock::given(method("POST"))
+        .respond_with(
+            ResponseTemplate::new(200)
+                .insert_header("content-type", "text/html")
+                .set_body_string("<html><body>Welcome to the corporate proxy</body></html>"),
+        )
+        .mount(&mock)
+        .await;
+    let mut server = server_for(&mock, "gpt-4o", |_| {}).await;
+    let status = server.client.generate(generate_request(&[pb::Scenario::Well])).await.unwrap_err();
+    assert_eq!(status.code(), Code::FailedPrecondition, "{status:?}");
+    assert!(status.message().contains("OPENAI_BASE_URL"), "{}", status.message());
+    assert!(!status.message().contains("scenario rules"), "{}", status.message());
+    assert_eq!(mock.received_requests().await.unwrap().len(), 1, "the same page is not asked for again");
+}

@@ -299,10 +299,13 @@ fn classify_unredacted(error: OpenAIError, settings: &OpenAiSettings) -> Attempt
             Ok(answer) => classify_status(*answer, settings),
             Err(other) => done(LlmError::Rejected(error_chain(other.as_ref()))),
         },
-        // Only reached for 2xx answers now: the body is not a chat completion.
-        OpenAIError::JSONDeserialize(error, _) => {
-            done(LlmError::BadAnswer(format!("the answer is not a chat completion: {error}")))
-        }
+        // Only reached for 2xx answers: the body is not a chat completion, so the URL points at something else
+        // (a proxy page, a different API). Asking again would hit the same page.
+        OpenAIError::JSONDeserialize(error, _) => done(LlmError::Rejected(format!(
+            "{} answered with something that is not an OpenAI chat completion ({error}); check OPENAI_BASE_URL \
+             (it must end in /v1) and OPENAI_MODEL",
+            settings.base_url
+        ))),
         other => done(LlmError::Rejected(other.to_string())),
     }
 }
