@@ -11,7 +11,7 @@ pub(super) async fn generate(state: &AppState, request: pb::GenerateRequest) -> 
     let spec = spec_from_request(&request);
     let provider = match &state.llm {
         LlmSetup::Ready(model) => Provider::Llm(model.clone()),
-        LlmSetup::Unusable { .. } => Provider::Unconfigured,
+        LlmSetup::Unusable { reason } => Provider::Unconfigured { reason: reason.clone() },
         LlmSetup::Builtin => Provider::Builtin,
     };
     let generator = Generator::new(provider, state.prompts.clone(), state.storage.clone());

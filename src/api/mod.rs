@@ -76,7 +76,7 @@ fn build_chat_model(config: &ServeConfig) -> LlmSetup {
     }
     let Some(settings) = crate::llm::openai::OpenAiSettings::from_config(config) else {
         tracing::warn!("DEMOGEN_LLM=openai without OPENAI_API_KEY: Generate and GenerateDiagnostics will answer FAILED_PRECONDITION");
-        return LlmSetup::Unusable { reason: crate::generate::GenerateError::LlmNotConfigured.to_string() };
+        return LlmSetup::Unusable { reason: crate::generate::MISSING_API_KEY.to_owned() };
     };
     match crate::llm::openai::OpenAiChatModel::new(settings) {
         Ok(model) => {

@@ -36,7 +36,7 @@ impl From<GenerateError> for Status {
         let message = error.to_string();
         match &error {
             GenerateError::InvalidRequest { .. } => Status::invalid_argument(message),
-            GenerateError::LlmNotConfigured => Status::failed_precondition(message),
+            GenerateError::LlmUnusable { .. } => Status::failed_precondition(message),
             GenerateError::AllScenariosFailed { failures } => {
                 let causes: Vec<&FailureCause> = failures.iter().map(|failure| &failure.cause).collect();
                 if causes.iter().any(|cause| matches!(cause, FailureCause::Llm(LlmError::Unavailable(_)))) {

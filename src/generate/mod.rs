@@ -125,11 +125,9 @@ pub struct GenerationOutcome {
 pub enum GenerateError {
     #[error("{field}: {reason}")]
     InvalidRequest { field: String, reason: String },
-    #[error(
-        "the openai provider is selected but OPENAI_API_KEY is not set; set it (any non-empty value for local \
-         servers that ignore keys) or use DEMOGEN_LLM=builtin"
-    )]
-    LlmNotConfigured,
+    /// The openai provider is selected but unusable; the reason says what to fix.
+    #[error("{reason}")]
+    LlmUnusable { reason: String },
     #[error("every scenario failed: {}", failures.iter().map(ToString::to_string).collect::<Vec<_>>().join(" | "))]
     AllScenariosFailed { failures: Vec<ScenarioFailure> },
 }
@@ -293,8 +291,10 @@ impl GenerationSpec {
 pub enum Provider {
     Builtin,
     Llm(Arc<dyn ChatModel>),
-    /// The LLM provider was selected but cannot be built (no API key).
-    Unconfigured,
+    /// The LLM provider was selected but cannot be used (no API key, or a client that cannot be built).
+    Unconfigured {
+        reason: String,
+    },
 }
 
 impl Provider {
@@ -302,10 +302,15 @@ impl Provider {
         match self {
             Self::Builtin => builtin::PROVIDER_LABEL.to_owned(),
             Self::Llm(model) => model.label(),
-            Self::Unconfigured => "openai (not configured)".to_owned(),
+            Self::Unconfigured { .. } => "openai (not configured)".to_owned(),
         }
     }
 }
+
+/// Why `openai` cannot run without a key; shared by Generate and GenerateDiagnostics.
+pub const MISSING_API_KEY: &str =
+    "the openai provider is selected but OPENAI_API_KEY is not set; set it (any non-empty \
+                                   value for local servers that ignore keys) or use DEMOGEN_LLM=builtin";
 
 /// Generates and saves scenarios.
 #[derive(Clone)]
@@ -324,8 +329,8 @@ impl Generator {
     /// Fails only when the request is invalid or every scenario failed.
     pub async fn generate(&self, spec: &GenerationSpec) -> Result<GenerationOutcome, GenerateError> {
         let kinds = spec.validate()?;
-        if matches!(self.provider, Provider::Unconfigured) {
-            return Err(GenerateError::LlmNotConfigured);
+        if let Provider::Unconfigured { reason } = &self.provider {
+            return Err(GenerateError::LlmUnusable { reason: reason.clone() });
         }
         let base_seed = spec.seed.unwrap_or_else(fake::rand::random::<u64>);
         let results = join_all(
@@ -366,9 +371,7 @@ impl Generator {
                 .await?
             }
             Provider::Llm(model) => llm_provider::generate(model.as_ref(), &self.prompts, &brief).await?,
-            Provider::Unconfigured => {
-                return Err(FailureCause::Llm(LlmError::Rejected("OPENAI_API_KEY is not set".into())))
-            }
+            Provider::Unconfigured { reason } => return Err(FailureCause::Llm(LlmError::Rejected(reason.clone()))),
         };
         let short = kind.short_name();
         let names = self
