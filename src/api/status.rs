@@ -72,7 +72,9 @@ impl From<DiagnosticsError> for Status {
             DiagnosticsError::Llm(LlmError::Rejected(_) | LlmError::BadAnswer(_)) => {
                 Status::failed_precondition(message)
             }
-            DiagnosticsError::Prompt(_) | DiagnosticsError::InvalidJob { .. } => {
+            // A tuned prompt file that cannot be read or uses an unknown variable is configuration to fix.
+            DiagnosticsError::Prompt(_) => Status::failed_precondition(message),
+            DiagnosticsError::InvalidJob { .. } => {
                 tracing::error!(error = %message, "diagnostics failure");
                 Status::internal(message)
             }
@@ -94,5 +96,18 @@ impl From<DispatchError> for Status {
             | DispatchError::TooManySends { .. } => Status::invalid_argument(message),
             DispatchError::TooManyRuns { .. } => Status::resource_exhausted(message),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::prompts::PromptError;
+
+    #[test]
+    fn prompt_problems_are_configuration_to_fix_not_internal_errors() {
+        let status = Status::from(DiagnosticsError::Prompt(PromptError::Unknown("diagnostics_job".into())));
+        assert_eq!(status.code(), tonic::Code::FailedPrecondition);
+        assert!(status.message().contains("diagnostics_job"), "{}", status.message());
     }
 }
