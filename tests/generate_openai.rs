@@ -261,14 +261,13 @@ async fn a_placeholder_that_cannot_render_goes_back_to_the_model() {
     assert!(!response.events["well"].contains("faker.foo"), "the repaired answer is saved");
 }
 
-#[tokio::test]
-async fn a_rate_limit_is_retried_then_succeeds() {
+/// The first model call gets `first`; every later call a valid answer. A Well scenario must still be saved,
+/// with the narrative asked twice (4 requests in all).
+async fn rate_limited_once_then_answered(first: ResponseTemplate) {
     let mock = MockServer::start().await;
     Mock::given(method("POST"))
         .and(path("/v1/chat/completions"))
-        .respond_with(ResponseTemplate::new(429).set_body_json(json!({
-            "error": { "message": "Rate limit reached", "type": "requests", "code": "rate_limit_exceeded" }
-        })))
+        .respond_with(first)
         .up_to_n_times(1)
         .with_priority(1)
         .mount(&mock)
@@ -283,6 +282,14 @@ async fn a_rate_limit_is_retried_then_succeeds() {
     let response = server.client.generate(generate_request(&[pb::Scenario::Well])).await.unwrap().into_inner();
     assert_eq!(response.files.len(), 1);
     assert_eq!(mock.received_requests().await.unwrap().len(), 4, "the narrative was asked twice");
+}
+
+#[tokio::test]
+async fn a_rate_limit_is_retried_then_succeeds() {
+    rate_limited_once_then_answered(ResponseTemplate::new(429).set_body_json(json!({
+        "error": { "message": "Rate limit reached", "type": "requests", "code": "rate_limit_exceeded" }
+    })))
+    .await;
 }
 
 #[tokio::test]
@@ -401,24 +408,7 @@ async fn a_key_echoed_by_the_gateway_is_redacted_from_the_status() {
 
 #[tokio::test]
 async fn a_plain_text_rate_limit_is_retried_then_succeeds() {
-    let mock = MockServer::start().await;
-    Mock::given(method("POST"))
-        .and(path("/v1/chat/completions"))
-        .respond_with(ResponseTemplate::new(429).set_body_string("Too Many Requests"))
-        .up_to_n_times(1)
-        .with_priority(1)
-        .mount(&mock)
-        .await;
-    Mock::given(method("POST"))
-        .and(path("/v1/chat/completions"))
-        .respond_with(ScriptedModel(Box::new(valid_answer)))
-        .with_priority(2)
-        .mount(&mock)
-        .await;
-    let mut server = server_for(&mock, "gpt-4o", |_| {}).await;
-    let response = server.client.generate(generate_request(&[pb::Scenario::Well])).await.unwrap().into_inner();
-    assert_eq!(response.files.len(), 1);
-    assert_eq!(mock.received_requests().await.unwrap().len(), 4, "the narrative was asked twice");
+    rate_limited_once_then_answered(ResponseTemplate::new(429).set_body_string("Too Many Requests")).await;
 }
 
 #[tokio::test]
