@@ -1,6 +1,8 @@
 //! The built-in generator against the one validator: every rule across many seeds, organizations and options,
 //! and byte-identical output for a fixed seed.
 
+mod common;
+
 use demogen::generate::{builtin, validate_raw, GenerationSpec};
 use demogen::scenario::ScenarioKind;
 use proptest::prelude::*;
@@ -54,20 +56,6 @@ fn spec_strategy() -> impl Strategy<Value = (GenerationSpec, ScenarioKind)> {
         })
 }
 
-fn total_sends(events: &[Value]) -> u64 {
-    events
-        .iter()
-        .map(|event| {
-            1 + event["repeat_schedule"]
-                .as_array()
-                .unwrap()
-                .iter()
-                .map(|r| r["repeat_count"].as_u64().unwrap())
-                .sum::<u64>()
-        })
-        .sum()
-}
-
 proptest! {
     #![proptest_config(ProptestConfig { cases: 400, ..ProptestConfig::default() })]
 
@@ -84,7 +72,7 @@ proptest! {
             prop_assert_eq!(events.len() as u32, exact);
         }
         if let Some(cap) = spec.max_events {
-            let sends = total_sends(&events);
+            let sends = common::expected_alert_sends(&events);
             let floor = u64::from(cap * 7).div_ceil(10).max(events.len() as u64);
             prop_assert!(sends <= u64::from(cap) && sends >= floor, "{} sends for max_events {}", sends, cap);
         }

@@ -79,17 +79,7 @@ async fn a_seed_reproduces_the_content_and_counts_are_honoured() {
     for events in first.events.values() {
         let events: Vec<serde_json::Value> = serde_json::from_str(events).unwrap();
         assert_eq!(events.len(), 4);
-        let sends: u64 = events
-            .iter()
-            .map(|e| {
-                1 + e["repeat_schedule"]
-                    .as_array()
-                    .unwrap()
-                    .iter()
-                    .map(|r| r["repeat_count"].as_u64().unwrap())
-                    .sum::<u64>()
-            })
-            .sum();
+        let sends = common::expected_alert_sends(&events);
         assert!((14..=20).contains(&sends), "{sends}");
         for event in &events {
             let service = event["payload"]["custom_details"]["service_name"].as_str().unwrap();

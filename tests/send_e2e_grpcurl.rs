@@ -52,17 +52,7 @@ async fn generate_then_send_a_major_scenario_at_speed_100_through_grpcurl() {
     let change_events_file = files["changeEventsFile"].as_str().unwrap().to_owned();
     let events: Vec<Value> = serde_json::from_str(generated["events"]["major"].as_str().unwrap()).unwrap();
     let change_events: Vec<Value> = serde_json::from_str(generated["changeEvents"]["major"].as_str().unwrap()).unwrap();
-    let expected_alert_sends: u64 = events
-        .iter()
-        .map(|e| {
-            1 + e["repeat_schedule"]
-                .as_array()
-                .unwrap()
-                .iter()
-                .map(|r| r["repeat_count"].as_u64().unwrap())
-                .sum::<u64>()
-        })
-        .sum();
+    let expected_alert_sends = common::expected_alert_sends(&events);
     let expected_sends = expected_alert_sends + change_events.len() as u64;
 
     let send_request = |dry_run: bool| {

@@ -112,3 +112,15 @@ pub fn grpcurl(addr: std::net::SocketAddr, flags: &[&str], command: &[&str]) -> 
         String::from_utf8_lossy(&output.stderr).into_owned(),
     )
 }
+
+/// Sends an events array makes by the rules' arithmetic (1 + Σ repeat_count per alert), computed here
+/// independently of the library so tests do not check the code against itself.
+pub fn expected_alert_sends(events: &[serde_json::Value]) -> u64 {
+    events
+        .iter()
+        .map(|event| {
+            let repeats = event["repeat_schedule"].as_array().expect("repeat_schedule is an array");
+            1 + repeats.iter().map(|r| r["repeat_count"].as_u64().expect("repeat_count")).sum::<u64>()
+        })
+        .sum()
+}
